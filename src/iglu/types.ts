@@ -44,7 +44,9 @@ export interface Resolver {
   /** `schemaUri` is `iglu:vendor/name/format/M-R-A` */
   check(schemaUri: string, data: unknown): CheckResult | Promise<CheckResult>;
   /** the raw schema document, or a resolution error */
-  lookupSchema(schemaUri: string): Promise<{ ok: true; schema: Record<string, unknown> } | { ok: false; error: IgluClientError }>;
+  lookupSchema(
+    schemaUri: string,
+  ): Promise<{ ok: true; schema: Record<string, unknown> } | { ok: false; error: IgluClientError }>;
 }
 
 export class IgluSystemError extends Error {

@@ -1,0 +1,245 @@
+/**
+ * bench/enrich: events per second per core through the enrich core (no enrichments configured),
+ * on a fixed, generated, realistic mix with schemas warm. Single-threaded: run it pinned to one core,
+ *
+ *     npm run build && taskset -c 1 node dist/bench/enrich.js [--events 200000] [--runs 3]
+ *
+ * The baseline, measured in the same run over the same records, is the unavoidable floor: Thrift decode
+ * plus query-string/JSON parsing of every event, with no validation or enrichment.
+ */
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type EnrichOutput, Enricher } from '../src/enrich/pipeline.js';
+import { createResolver } from '../src/iglu/resolver.js';
+import { COLLECTOR_PAYLOAD_SCHEMA, type CollectorPayload, decodeCollectorPayload, encodeCollectorPayload } from '../src/protocol/collector-payload.js';
+import { parseQueryString } from '../src/protocol/querystring.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '200000' },
+    runs: { type: 'string', default: '3' },
+    shared: { type: 'string', default: resolve('../shared') },
+  },
+});
+const EVENTS = Number(values.events);
+const RUNS = Number(values.runs);
+
+/** Deterministic PRNG so every run enriches the same mix. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const rand = rng(42);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+const uuid = () =>
+  'xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx'.replace(/[xy]/g, (c) => {
+    const r = Math.floor(rand() * 16);
+    return (c === 'x' ? r : (r & 3) | 8).toString(16);
+  });
+
+const UAS = Array.from(
+  { length: 200 },
+  (_, i) => `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${100 + (i % 30)}.0.${i}.0 Safari/537.36`,
+);
+const PAGES = Array.from({ length: 500 }, (_, i) => `https://shop.example.com/catalog/item-${i}?utm_source=news&utm_medium=email&ref=${i % 7}`);
+
+function webPage() {
+  return { schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0', data: { id: uuid() } };
+}
+
+function common(now: number): Record<string, string> {
+  const dtm = now - Math.floor(rand() * 5000);
+  return {
+    eid: uuid(),
+    tv: 'js-4.10.1',
+    tna: 'sp1',
+    aid: 'shop',
+    p: 'web',
+    dtm: String(dtm),
+    stm: String(dtm + 40),
+    cookie: '1',
+    cs: 'UTF-8',
+    lang: 'en-GB',
+    res: '1920x1080',
+    cd: '24',
+    tz: 'Europe/London',
+    vp: '1280x720',
+    ds: '1280x4000',
+    vid: String(1 + Math.floor(rand() * 20)),
+    sid: uuid(),
+    duid: uuid(),
+    url: pick(PAGES),
+    refr: 'https://www.google.com/search?q=shoes',
+  };
+}
+
+/** One tracker event of the mix: 40% page view, 30% page ping, 15% struct, 15% self-describing. */
+function event(now: number): Record<string, string> {
+  const r = rand();
+  const base = common(now);
+  const co = (extra: object[] = []) =>
+    JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0', data: [webPage(), ...extra] });
+  if (r < 0.4) return { ...base, e: 'pv', page: 'Catalog item', co: co() };
+  if (r < 0.7) return { ...base, e: 'pp', pp_mix: '0', pp_max: '0', pp_miy: '120', pp_may: '800', co: co() };
+  if (r < 0.85) return { ...base, e: 'se', se_ca: 'basket', se_ac: 'add', se_la: 'sku-12', se_va: '19.99', co: co() };
+  const click = {
+    schema: 'iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1',
+    data: { targetUrl: 'https://shop.example.com/checkout', elementId: 'buy', elementClasses: ['btn', 'primary'] },
+  };
+  const timing = {
+    schema: 'iglu:org.w3/PerformanceTiming/jsonschema/1-0-0',
+    data: { navigationStart: now - 900, domComplete: now - 100, loadEventEnd: now - 50 },
+  };
+  return {
+    ...base,
+    e: 'ue',
+    ue_pr: JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0', data: click }),
+    co: co([timing]),
+  };
+}
+
+/** ~1% invalid: a bad timestamp, a context missing a required property, or a non-JSON body. */
+function invalid(e: Record<string, string>): Record<string, string> {
+  const r = rand();
+  if (r < 0.33) return { ...e, dtm: 'yesterday' };
+  if (r < 0.66) return { ...e, co: JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0', data: [{ schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0', data: {} }] }) };
+  return { ...e, e: 'nonsense' };
+}
+
+function records(n: number): { bytes: Buffer[]; events: number } {
+  const now = Date.UTC(2025, 5, 1);
+  const out: Buffer[] = [];
+  let events = 0;
+  while (events < n) {
+    const base: CollectorPayload = {
+      schema: COLLECTOR_PAYLOAD_SCHEMA,
+      ipAddress: `10.${Math.floor(rand() * 255)}.${Math.floor(rand() * 255)}.1`,
+      timestamp: now,
+      encoding: 'UTF-8',
+      collector: 'furrow-collector-0.1.0',
+      userAgent: pick(UAS),
+      hostname: 'collector.example.com',
+      networkUserId: uuid(),
+      headers: ['Host: collector.example.com', 'Accept: */*'],
+    };
+    if (rand() < 0.5) {
+      // GET pixel, one event, base64 entities as the browser tracker sends them.
+      let e = event(now);
+      if (rand() < 0.01) e = invalid(e);
+      if (e.co) {
+        e.cx = Buffer.from(e.co).toString('base64url');
+        delete e.co;
+      }
+      if (e.ue_pr) {
+        e.ue_px = Buffer.from(e.ue_pr).toString('base64url');
+        delete e.ue_pr;
+      }
+      out.push(encodeCollectorPayload({ ...base, path: '/i', querystring: new URLSearchParams(e).toString() }));
+      events += 1;
+    } else {
+      // POST batch of 1–5 events.
+      const batch = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => {
+        const e = event(now);
+        return rand() < 0.01 ? invalid(e) : e;
+      });
+      const body = JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: batch });
+      out.push(
+        encodeCollectorPayload({
+          ...base,
+          path: '/com.snowplowanalytics.snowplow/tp2',
+          querystring: '',
+          contentType: 'application/json; charset=utf-8',
+          body,
+        }),
+      );
+      events += batch.length;
+    }
+  }
+  return { bytes: out, events };
+}
+
+function baseline(recs: readonly Buffer[]): number {
+  let n = 0;
+  for (const r of recs) {
+    const p = decodeCollectorPayload(r);
+    if (p.body !== undefined) {
+      const body = JSON.parse(p.body) as { data: Array<Record<string, string>> };
+      for (const e of body.data) {
+        if (e.co) JSON.parse(e.co);
+        if (e.ue_pr) JSON.parse(e.ue_pr);
+        n++;
+      }
+    } else {
+      const params = parseQueryString(p.querystring ?? '');
+      for (const [k, v] of params) if ((k === 'cx' || k === 'ue_px') && v) JSON.parse(Buffer.from(v, 'base64url').toString());
+      n++;
+    }
+  }
+  return n;
+}
+
+async function enrichAll(enricher: Enricher, recs: readonly Buffer[]): Promise<{ good: number; bad: number }> {
+  const out: EnrichOutput = { good: [], bad: [] };
+  let good = 0;
+  let bad = 0;
+  const etl = Date.now();
+  for (const r of recs) {
+    await enricher.processRecord(r, out, etl);
+    good += out.good.length;
+    bad += out.bad.length;
+    out.good.length = 0;
+    out.bad.length = 0;
+  }
+  return { good, bad };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main() {
+  const resolver = createResolver({
+    schema: 'iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-3',
+    data: {
+      cacheSize: 1000,
+      cacheTtl: 3600,
+      repositories: [{ name: 'Iglu Central mirror', priority: 0, vendorPrefixes: [], connection: { embedded: { path: join(values.shared, 'iglu-central') } } }],
+    },
+  });
+  const enricher = new Enricher({ resolver });
+  const { bytes, events } = records(EVENTS);
+  console.log(`bench/enrich: ${events} events in ${bytes.length} records (${(bytes.reduce((a, b) => a + b.length, 0) / 1e6).toFixed(1)} MB), node ${process.version}`);
+
+  // Warm-up: resolve and compile every schema, let the JIT settle.
+  const warm = await enrichAll(enricher, bytes.slice(0, Math.min(bytes.length, 20_000)));
+  console.log(`warm-up: ${warm.good} good, ${warm.bad} bad`);
+
+  const base: number[] = [];
+  const enr: number[] = [];
+  let counts = { good: 0, bad: 0 };
+  for (let run = 0; run < RUNS; run++) {
+    let t = process.hrtime.bigint();
+    baseline(bytes);
+    base.push(Number(process.hrtime.bigint() - t) / 1e9);
+    t = process.hrtime.bigint();
+    counts = await enrichAll(enricher, bytes);
+    enr.push(Number(process.hrtime.bigint() - t) / 1e9);
+    console.log(`run ${run + 1}: baseline ${(events / base[run]).toFixed(0)} ev/s, enrich ${(events / enr[run]).toFixed(0)} ev/s`);
+  }
+  const eps = events / median(enr);
+  const beps = events / median(base);
+  console.log(`result: good ${counts.good}, bad ${counts.bad} (${((100 * counts.bad) / (counts.good + counts.bad)).toFixed(2)}% bad)`);
+  console.log(
+    `enrich (no enrichments): median ${eps.toFixed(0)} events/s/core = ${(1e6 / eps).toFixed(1)} µs/event ` +
+      `(min ${(events / Math.max(...enr)).toFixed(0)}, max ${(events / Math.min(...enr)).toFixed(0)})`,
+  );
+  console.log(`baseline (decode + parse only): median ${beps.toFixed(0)} events/s; enrich/baseline = ${(eps / beps).toFixed(2)}`);
+  console.log(`rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
+}
+
+await main();

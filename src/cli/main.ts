@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { type Command, UsageError } from './command.js';
+import { enrichCommand } from './commands/enrich.js';
+
+const COMMANDS: readonly Command[] = [enrichCommand];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `Usage: furrow <command> [options]
+
+Furrow: a Snowplow-compatible behavioural-data pipeline (collector, enrich, loaders, models).
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Run "furrow <command> --help" for a command's options.
+Options: -h, --help (this text), -v, --version.
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  if (name === '-v' || name === '--version') {
+    process.stdout.write(`furrow ${version()}\n`);
+    return 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (cmd === undefined) {
+    process.stderr.write(`furrow: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`furrow ${cmd.name}: ${(e as Error).message}\nRun "furrow ${cmd.name} --help" for usage.\n`);
+      return 2;
+    }
+    process.stderr.write(`furrow ${cmd.name}: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

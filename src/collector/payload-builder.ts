@@ -1,0 +1,111 @@
+/**
+ * What the collector stores for one tracking request: Snowplow's `CollectorPayload`, built from the
+ * request exactly as Snowplow's collector builds it (spec collector §2.2, §2.6). The query string and body
+ * are kept raw; parsing belongs to enrich.
+ */
+import { COLLECTOR_PAYLOAD_SCHEMA, type CollectorPayload } from '../protocol/collector-payload.js';
+
+export interface RequestParts {
+  path: string;
+  /** raw query string without `?`, `''` when none */
+  querystring: string;
+  /** Node's `rawHeaders`: name, value, name, value… with the original casing */
+  rawHeaders: readonly string[];
+  body?: string;
+  /** client IP as the collector determined it (first X-Forwarded-For entry, else the peer address) */
+  ipAddress?: string;
+  /** the network user id chosen by the cookie logic (nuid param, `sp` cookie or a new UUID) */
+  networkUserId?: string;
+}
+
+export interface BuildOptions {
+  /** collector name/version, becomes `v_collector` */
+  collector: string;
+  timestamp: number;
+}
+
+export const ANONYMOUS_NUID = '00000000-0000-0000-0000-000000000000';
+
+/** RFC 6265 cookie-octet set (plus `=` between name and value). */
+const COOKIE_PART = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;
+
+/** `Cookie: a=b; c=d` → `Cookie: a=b;c=d`, dropping parts with characters outside the cookie-octet set. */
+function normaliseCookie(value: string): string | null {
+  const parts = value
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p !== '' && COOKIE_PART.test(p));
+  return parts.length === 0 ? null : parts.join(';');
+}
+
+export function buildCollectorPayload(req: RequestParts, opts: BuildOptions): CollectorPayload {
+  const raw = req.rawHeaders;
+  let anonymous = false;
+  let contentType: string | undefined;
+  let userAgent: string | undefined;
+  let referer: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    switch (raw[i].toLowerCase()) {
+      case 'sp-anonymous':
+        anonymous = true;
+        break;
+      case 'content-type':
+        contentType = raw[i + 1];
+        break;
+      case 'user-agent':
+        userAgent = raw[i + 1];
+        break;
+      case 'referer':
+        referer = raw[i + 1];
+        break;
+      case 'host':
+        host = raw[i + 1];
+        break;
+    }
+  }
+  const headers: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i].toLowerCase();
+    if (lower === 'cookie') {
+      if (anonymous) continue;
+      const c = normaliseCookie(raw[i + 1]);
+      if (c !== null) headers.push(`${raw[i]}: ${c}`);
+    } else if (anonymous && (lower === 'x-forwarded-for' || lower === 'x-real-ip')) continue;
+    else headers.push(`${raw[i]}: ${raw[i + 1]}`);
+  }
+  if (contentType !== undefined) headers.push(contentType);
+
+  const p: CollectorPayload = {
+    schema: COLLECTOR_PAYLOAD_SCHEMA,
+    ipAddress: anonymous || !req.ipAddress ? 'unknown' : stripIpv4Mapped(req.ipAddress),
+    timestamp: opts.timestamp,
+    encoding: 'UTF-8',
+    collector: opts.collector,
+    path: req.path,
+    querystring: req.querystring,
+    headers,
+  };
+  if (userAgent !== undefined) p.userAgent = userAgent;
+  if (referer !== undefined) p.refererUri = referer;
+  if (req.body !== undefined) p.body = req.body;
+  if (contentType !== undefined && req.body !== undefined) p.contentType = normaliseContentType(contentType);
+  if (host !== undefined) p.hostname = host.replace(/:\d+$/, '');
+  const nuid = anonymous ? ANONYMOUS_NUID : req.networkUserId;
+  if (nuid !== undefined) p.networkUserId = nuid;
+  return p;
+}
+
+/** Lower case, and exactly one space before `charset`, as enrich compares content types exactly. */
+export function normaliseContentType(ct: string): string {
+  return ct
+    .toLowerCase()
+    .split(';')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .join('; ');
+}
+
+function stripIpv4Mapped(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}

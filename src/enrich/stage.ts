@@ -1,0 +1,119 @@
+/**
+ * The enrich stage: raw stream → worker threads → enriched and bad streams. A batch's input position is
+ * acknowledged only after both output publishes are durable, so a crash anywhere replays the batch
+ * (at least once; loaders dedupe on event_id).
+ */
+import type { Logger } from '../runtime/logger.js';
+import { badRowType, type Metrics } from '../runtime/metrics.js';
+import type { Batch, Stream, Subscription } from '../streams/types.js';
+import type { TaskResult } from './worker/protocol.js';
+import type { WorkerPool } from './worker/pool.js';
+
+export interface EnrichStageOptions {
+  raw: Stream;
+  enriched: Stream;
+  bad: Stream;
+  pool: WorkerPool;
+  group?: string;
+  batchSize?: number;
+  metrics?: Metrics;
+  log?: Logger;
+  /** sees every worker result after it is durable (the Micro API's feed in `furrow up`) */
+  onResult?: (r: TaskResult) => void;
+}
+
+const encoder = new TextEncoder();
+
+export class EnrichStage {
+  private sub: Subscription | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private idle = true;
+
+  constructor(private readonly opts: EnrichStageOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.sub = this.opts.raw.subscribe(this.opts.group ?? 'enrich');
+    this.loop = this.run(this.sub);
+  }
+
+  /** True when the last poll found nothing to do. */
+  get isIdle(): boolean {
+    return this.idle;
+  }
+
+  private async run(sub: Subscription): Promise<void> {
+    const max = this.opts.batchSize ?? 1000;
+    while (this.running) {
+      let batch: Batch;
+      try {
+        batch = await sub.next(max, 200);
+      } catch (e) {
+        this.opts.log?.error({ err: e }, 'enrich: reading the raw stream failed');
+        await sleep(500);
+        continue;
+      }
+      if (batch.records.length === 0) {
+        this.idle = true;
+        continue;
+      }
+      this.idle = false;
+      await this.processWithRetry(batch);
+    }
+  }
+
+  private async processWithRetry(batch: Batch): Promise<void> {
+    let delay = 100;
+    for (;;) {
+      try {
+        await this.process(batch);
+        return;
+      } catch (e) {
+        this.opts.log?.error({ err: e }, 'enrich: batch failed, retrying');
+        // Stopping leaves the batch unacknowledged: it is enriched again after the restart.
+        if (!this.running) return;
+        await sleep(delay);
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+
+  private async process(batch: Batch): Promise<void> {
+    const started = process.hrtime.bigint();
+    const records = batch.records.map((r) => r.value);
+    const n = this.opts.pool.size;
+    const chunk = Math.ceil(records.length / n);
+    const parts: Promise<TaskResult>[] = [];
+    const etl = Date.now();
+    for (let i = 0; i < records.length; i += chunk) parts.push(this.opts.pool.run(records.slice(i, i + chunk), etl));
+    const results = await Promise.all(parts);
+    const good = results.flatMap((r) => r.good.map((l) => ({ value: encoder.encode(l) })));
+    const bad = results.flatMap((r) => r.bad.map((l) => ({ value: encoder.encode(l) })));
+    await Promise.all([
+      good.length > 0 ? this.opts.enriched.publish(good) : undefined,
+      bad.length > 0 ? this.opts.bad.publish(bad) : undefined,
+    ]);
+    await batch.ack();
+    const m = this.opts.metrics;
+    if (m !== undefined) {
+      m.events.inc({ stage: 'enrich', outcome: 'good' }, good.length);
+      m.events.inc({ stage: 'enrich', outcome: 'bad' }, bad.length);
+      for (const r of results) for (const b of r.bad) m.badRows.inc({ type: badRowType(b) });
+      m.batchSize.observe({ stage: 'enrich' }, records.length);
+      m.batchSeconds.observe({ stage: 'enrich' }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    if (this.opts.onResult !== undefined) for (const r of results) this.opts.onResult(r);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await this.sub?.close();
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
