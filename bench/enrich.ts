@@ -9,9 +9,14 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type EnrichOutput, Enricher } from '../src/enrich/pipeline.js';
+import { Enricher, type EnrichOutput } from '../src/enrich/pipeline.js';
 import { createResolver } from '../src/iglu/resolver.js';
-import { COLLECTOR_PAYLOAD_SCHEMA, type CollectorPayload, decodeCollectorPayload, encodeCollectorPayload } from '../src/protocol/collector-payload.js';
+import {
+  COLLECTOR_PAYLOAD_SCHEMA,
+  type CollectorPayload,
+  decodeCollectorPayload,
+  encodeCollectorPayload,
+} from '../src/protocol/collector-payload.js';
 import { parseQueryString } from '../src/protocol/querystring.js';
 
 const { values } = parseArgs({
@@ -43,9 +48,13 @@ const uuid = () =>
 
 const UAS = Array.from(
   { length: 200 },
-  (_, i) => `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${100 + (i % 30)}.0.${i}.0 Safari/537.36`,
+  (_, i) =>
+    `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${100 + (i % 30)}.0.${i}.0 Safari/537.36`,
 );
-const PAGES = Array.from({ length: 500 }, (_, i) => `https://shop.example.com/catalog/item-${i}?utm_source=news&utm_medium=email&ref=${i % 7}`);
+const PAGES = Array.from(
+  { length: 500 },
+  (_, i) => `https://shop.example.com/catalog/item-${i}?utm_source=news&utm_medium=email&ref=${i % 7}`,
+);
 
 function webPage() {
   return { schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0', data: { id: uuid() } };
@@ -82,13 +91,21 @@ function event(now: number): Record<string, string> {
   const r = rand();
   const base = common(now);
   const co = (extra: object[] = []) =>
-    JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0', data: [webPage(), ...extra] });
+    JSON.stringify({
+      schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0',
+      data: [webPage(), ...extra],
+    });
   if (r < 0.4) return { ...base, e: 'pv', page: 'Catalog item', co: co() };
   if (r < 0.7) return { ...base, e: 'pp', pp_mix: '0', pp_max: '0', pp_miy: '120', pp_may: '800', co: co() };
-  if (r < 0.85) return { ...base, e: 'se', se_ca: 'basket', se_ac: 'add', se_la: 'sku-12', se_va: '19.99', co: co() };
+  if (r < 0.85)
+    return { ...base, e: 'se', se_ca: 'basket', se_ac: 'add', se_la: 'sku-12', se_va: '19.99', co: co() };
   const click = {
     schema: 'iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1',
-    data: { targetUrl: 'https://shop.example.com/checkout', elementId: 'buy', elementClasses: ['btn', 'primary'] },
+    data: {
+      targetUrl: 'https://shop.example.com/checkout',
+      elementId: 'buy',
+      elementClasses: ['btn', 'primary'],
+    },
   };
   const timing = {
     schema: 'iglu:org.w3/PerformanceTiming/jsonschema/1-0-0',
@@ -97,7 +114,10 @@ function event(now: number): Record<string, string> {
   return {
     ...base,
     e: 'ue',
-    ue_pr: JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0', data: click }),
+    ue_pr: JSON.stringify({
+      schema: 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0',
+      data: click,
+    }),
     co: co([timing]),
   };
 }
@@ -106,7 +126,14 @@ function event(now: number): Record<string, string> {
 function invalid(e: Record<string, string>): Record<string, string> {
   const r = rand();
   if (r < 0.33) return { ...e, dtm: 'yesterday' };
-  if (r < 0.66) return { ...e, co: JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0', data: [{ schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0', data: {} }] }) };
+  if (r < 0.66)
+    return {
+      ...e,
+      co: JSON.stringify({
+        schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0',
+        data: [{ schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0', data: {} }],
+      }),
+    };
   return { ...e, e: 'nonsense' };
 }
 
@@ -138,7 +165,9 @@ function records(n: number): { bytes: Buffer[]; events: number } {
         e.ue_px = Buffer.from(e.ue_pr).toString('base64url');
         delete e.ue_pr;
       }
-      out.push(encodeCollectorPayload({ ...base, path: '/i', querystring: new URLSearchParams(e).toString() }));
+      out.push(
+        encodeCollectorPayload({ ...base, path: '/i', querystring: new URLSearchParams(e).toString() }),
+      );
       events += 1;
     } else {
       // POST batch of 1–5 events.
@@ -146,7 +175,10 @@ function records(n: number): { bytes: Buffer[]; events: number } {
         const e = event(now);
         return rand() < 0.01 ? invalid(e) : e;
       });
-      const body = JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: batch });
+      const body = JSON.stringify({
+        schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
+        data: batch,
+      });
       out.push(
         encodeCollectorPayload({
           ...base,
@@ -175,14 +207,18 @@ function baseline(recs: readonly Buffer[]): number {
       }
     } else {
       const params = parseQueryString(p.querystring ?? '');
-      for (const [k, v] of params) if ((k === 'cx' || k === 'ue_px') && v) JSON.parse(Buffer.from(v, 'base64url').toString());
+      for (const [k, v] of params)
+        if ((k === 'cx' || k === 'ue_px') && v) JSON.parse(Buffer.from(v, 'base64url').toString());
       n++;
     }
   }
   return n;
 }
 
-async function enrichAll(enricher: Enricher, recs: readonly Buffer[]): Promise<{ good: number; bad: number }> {
+async function enrichAll(
+  enricher: Enricher,
+  recs: readonly Buffer[],
+): Promise<{ good: number; bad: number }> {
   const out: EnrichOutput = { good: [], bad: [] };
   let good = 0;
   let bad = 0;
@@ -208,12 +244,21 @@ async function main() {
     data: {
       cacheSize: 1000,
       cacheTtl: 3600,
-      repositories: [{ name: 'Iglu Central mirror', priority: 0, vendorPrefixes: [], connection: { embedded: { path: join(values.shared, 'iglu-central') } } }],
+      repositories: [
+        {
+          name: 'Iglu Central mirror',
+          priority: 0,
+          vendorPrefixes: [],
+          connection: { embedded: { path: join(values.shared, 'iglu-central') } },
+        },
+      ],
     },
   });
   const enricher = new Enricher({ resolver });
   const { bytes, events } = records(EVENTS);
-  console.log(`bench/enrich: ${events} events in ${bytes.length} records (${(bytes.reduce((a, b) => a + b.length, 0) / 1e6).toFixed(1)} MB), node ${process.version}`);
+  console.log(
+    `bench/enrich: ${events} events in ${bytes.length} records (${(bytes.reduce((a, b) => a + b.length, 0) / 1e6).toFixed(1)} MB), node ${process.version}`,
+  );
 
   // Warm-up: resolve and compile every schema, let the JIT settle.
   const warm = await enrichAll(enricher, bytes.slice(0, Math.min(bytes.length, 20_000)));
@@ -229,16 +274,22 @@ async function main() {
     t = process.hrtime.bigint();
     counts = await enrichAll(enricher, bytes);
     enr.push(Number(process.hrtime.bigint() - t) / 1e9);
-    console.log(`run ${run + 1}: baseline ${(events / base[run]).toFixed(0)} ev/s, enrich ${(events / enr[run]).toFixed(0)} ev/s`);
+    console.log(
+      `run ${run + 1}: baseline ${(events / base[run]).toFixed(0)} ev/s, enrich ${(events / enr[run]).toFixed(0)} ev/s`,
+    );
   }
   const eps = events / median(enr);
   const beps = events / median(base);
-  console.log(`result: good ${counts.good}, bad ${counts.bad} (${((100 * counts.bad) / (counts.good + counts.bad)).toFixed(2)}% bad)`);
+  console.log(
+    `result: good ${counts.good}, bad ${counts.bad} (${((100 * counts.bad) / (counts.good + counts.bad)).toFixed(2)}% bad)`,
+  );
   console.log(
     `enrich (no enrichments): median ${eps.toFixed(0)} events/s/core = ${(1e6 / eps).toFixed(1)} µs/event ` +
       `(min ${(events / Math.max(...enr)).toFixed(0)}, max ${(events / Math.min(...enr)).toFixed(0)})`,
   );
-  console.log(`baseline (decode + parse only): median ${beps.toFixed(0)} events/s; enrich/baseline = ${(eps / beps).toFixed(2)}`);
+  console.log(
+    `baseline (decode + parse only): median ${beps.toFixed(0)} events/s; enrich/baseline = ${(eps / beps).toFixed(2)}`,
+  );
   console.log(`rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
 }
 

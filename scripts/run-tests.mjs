@@ -19,7 +19,8 @@ function walk(dir) {
   for (const name of entries.sort()) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p);
-    else if (name.endsWith('.test.js') && (filters.length === 0 || filters.some((f) => p.includes(f)))) files.push(p);
+    else if (name.endsWith('.test.js') && (filters.length === 0 || filters.some((f) => p.includes(f))))
+      files.push(p);
   }
 }
 roots.forEach(walk);
@@ -28,7 +29,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 const reporter = process.env.TEST_REPORTER ?? (process.stdout.isTTY ? 'spec' : 'spec');
-const res = spawnSync(process.execPath, ['--test', `--test-reporter=${reporter}`, '--test-concurrency=2', ...files], {
-  stdio: 'inherit',
-});
+const res = spawnSync(
+  process.execPath,
+  ['--test', `--test-reporter=${reporter}`, '--test-concurrency=2', ...files],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(res.status ?? 1);

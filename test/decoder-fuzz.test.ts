@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Enricher, EnrichOutput } from '../src/enrich/pipeline.js';
-import { COLLECTOR_PAYLOAD_SCHEMA, type CollectorPayload, encodeCollectorPayload } from '../src/protocol/collector-payload.js';
+import {
+  COLLECTOR_PAYLOAD_SCHEMA,
+  type CollectorPayload,
+  encodeCollectorPayload,
+} from '../src/protocol/collector-payload.js';
 import { sharedEnricher } from './helpers/enricher.js';
 import { requireShared } from './helpers/shared.js';
 
@@ -50,13 +54,18 @@ test('mutated valid records never throw', async (t) => {
   const shared = requireShared(t);
   if (!shared) return;
   const enricher = sharedEnricher(shared);
-  const valid = encodeCollectorPayload(payload({ path: '/i', querystring: 'e=pv&p=web&tv=js&url=https%3A%2F%2Fa.b%2F' }));
+  const valid = encodeCollectorPayload(
+    payload({ path: '/i', querystring: 'e=pv&p=web&tv=js&url=https%3A%2F%2Fa.b%2F' }),
+  );
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), async (edits) => {
-      const bytes = Buffer.from(valid);
-      for (const [i, b] of edits) bytes[i] = b;
-      await outputsOf(enricher, bytes);
-    }),
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+      async (edits) => {
+        const bytes = Buffer.from(valid);
+        for (const [i, b] of edits) bytes[i] = b;
+        await outputsOf(enricher, bytes);
+      },
+    ),
     { numRuns: 500 },
   );
 });
@@ -68,13 +77,25 @@ test('arbitrary query strings, bodies, content types and headers never throw', a
   const text = fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }));
   await fc.assert(
     fc.asyncProperty(
-      fc.constantFrom('/i', '/ice.png', '/com.snowplowanalytics.snowplow/tp2', '/r/tp2', '/com.snowplowanalytics.iglu/v1', '/x/y'),
+      fc.constantFrom(
+        '/i',
+        '/ice.png',
+        '/com.snowplowanalytics.snowplow/tp2',
+        '/r/tp2',
+        '/com.snowplowanalytics.iglu/v1',
+        '/x/y',
+      ),
       text,
       fc.option(text, { nil: undefined }),
-      fc.option(fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain'), { nil: undefined }),
+      fc.option(fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain'), {
+        nil: undefined,
+      }),
       fc.array(text, { maxLength: 3 }),
       async (path, querystring, body, contentType, headers) => {
-        await outputsOf(enricher, encodeCollectorPayload(payload({ path, querystring, body, contentType, headers })));
+        await outputsOf(
+          enricher,
+          encodeCollectorPayload(payload({ path, querystring, body, contentType, headers })),
+        );
       },
     ),
     { numRuns: 400 },
@@ -85,17 +106,42 @@ test('tracker parameters with hostile values become bad rows or clean events', a
   const shared = requireShared(t);
   if (!shared) return;
   const enricher = sharedEnricher(shared);
-  const keys = ['e', 'p', 'tv', 'eid', 'dtm', 'stm', 'ttm', 'ue_px', 'cx', 'co', 'ue_pr', 'url', 'refr', 'res', 'vid', 'se_va', 'tr_tt', 'f_pdf', 'ip', 'sid', 'tnuid'];
+  const keys = [
+    'e',
+    'p',
+    'tv',
+    'eid',
+    'dtm',
+    'stm',
+    'ttm',
+    'ue_px',
+    'cx',
+    'co',
+    'ue_pr',
+    'url',
+    'refr',
+    'res',
+    'vid',
+    'se_va',
+    'tr_tt',
+    'f_pdf',
+    'ip',
+    'sid',
+    'tnuid',
+  ];
   await fc.assert(
-    fc.asyncProperty(fc.dictionary(fc.constantFrom(...keys), fc.string({ maxLength: 60 }), { maxKeys: 8 }), async (params) => {
-      const body = JSON.stringify({
-        schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
-        data: [{ e: 'pv', p: 'web', tv: 'js', ...params }],
-      });
-      await outputsOf(enricher, encodeCollectorPayload(payload({ body, contentType: 'application/json' })));
-      const qs = new URLSearchParams(params).toString();
-      await outputsOf(enricher, encodeCollectorPayload(payload({ path: '/i', querystring: qs })));
-    }),
+    fc.asyncProperty(
+      fc.dictionary(fc.constantFrom(...keys), fc.string({ maxLength: 60 }), { maxKeys: 8 }),
+      async (params) => {
+        const body = JSON.stringify({
+          schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
+          data: [{ e: 'pv', p: 'web', tv: 'js', ...params }],
+        });
+        await outputsOf(enricher, encodeCollectorPayload(payload({ body, contentType: 'application/json' })));
+        const qs = new URLSearchParams(params).toString();
+        await outputsOf(enricher, encodeCollectorPayload(payload({ path: '/i', querystring: qs })));
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -105,18 +151,26 @@ test('deeply nested and huge JSON are rejected with precise messages', async (t)
   if (!shared) return;
   const enricher = sharedEnricher(shared);
   const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
-  const deepBody = await outputsOf(enricher, encodeCollectorPayload(payload({ body: deep, contentType: 'application/json' })));
+  const deepBody = await outputsOf(
+    enricher,
+    encodeCollectorPayload(payload({ body: deep, contentType: 'application/json' })),
+  );
   assert.match(deepBody.bad[0], /maximum allowed JSON depth exceeded/);
   const deepUe = await outputsOf(
     enricher,
-    encodeCollectorPayload(payload({ path: '/i', querystring: `e=ue&p=web&tv=js&ue_pr=${encodeURIComponent(deep)}` })),
+    encodeCollectorPayload(
+      payload({ path: '/i', querystring: `e=ue&p=web&tv=js&ue_pr=${encodeURIComponent(deep)}` }),
+    ),
   );
   assert.match(deepUe.bad[0], /maximum allowed JSON depth exceeded/);
   const huge = JSON.stringify({
     schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
     data: Array.from({ length: 20_000 }, (_, i) => ({ e: 'pv', p: 'web', tv: 'js', aid: `a${i}` })),
   });
-  const many = await outputsOf(enricher, encodeCollectorPayload(payload({ body: huge, contentType: 'application/json' })));
+  const many = await outputsOf(
+    enricher,
+    encodeCollectorPayload(payload({ body: huge, contentType: 'application/json' })),
+  );
   assert.equal(many.good.length, 20_000);
 });
 

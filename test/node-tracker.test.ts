@@ -18,7 +18,10 @@ import { startCaptureServer } from './helpers/capture-server.js';
 import { enrichAll, sharedEnricher } from './helpers/enricher.js';
 import { requireShared } from './helpers/shared.js';
 
-const WEB_PAGE = { schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0', data: { id: 'a8c0e0f4-7d6b-4d6e-9c39-2f0d6a1b9e11' } };
+const WEB_PAGE = {
+  schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0',
+  data: { id: 'a8c0e0f4-7d6b-4d6e-9c39-2f0d6a1b9e11' },
+};
 const LINK_CLICK = {
   schema: 'iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1',
   data: { targetUrl: 'https://example.com/docs?x=1', elementId: 'nav', elementClasses: ['a', 'b'] },
@@ -32,11 +35,30 @@ async function sendWithTracker(method: 'post' | 'get', encodeBase64: boolean) {
   );
   tracker.setDomainUserId('duid-123');
   tracker.setSessionIndex(3);
-  tracker.track(buildPageView({ pageUrl: 'https://shop.example.com/products?utm_source=news#top', pageTitle: 'Products', referrer: 'https://www.google.com/search?q=furrow' }), [WEB_PAGE]);
-  tracker.track(buildPagePing({ pageUrl: 'https://shop.example.com/products', minXOffset: 0, maxXOffset: 20, minYOffset: 100, maxYOffset: 400 }));
-  tracker.track(buildStructEvent({ category: 'shop', action: 'add', label: 'sku-1', property: 'red', value: 19.99 }));
+  tracker.track(
+    buildPageView({
+      pageUrl: 'https://shop.example.com/products?utm_source=news#top',
+      pageTitle: 'Products',
+      referrer: 'https://www.google.com/search?q=furrow',
+    }),
+    [WEB_PAGE],
+  );
+  tracker.track(
+    buildPagePing({
+      pageUrl: 'https://shop.example.com/products',
+      minXOffset: 0,
+      maxXOffset: 20,
+      minYOffset: 100,
+      maxYOffset: 400,
+    }),
+  );
+  tracker.track(
+    buildStructEvent({ category: 'shop', action: 'add', label: 'sku-1', property: 'red', value: 19.99 }),
+  );
   tracker.track(buildSelfDescribingEvent({ event: LINK_CLICK }), [WEB_PAGE]);
-  tracker.track(buildEcommerceTransaction({ orderId: 'o-1', total: 42.5, tax: 1.5, shipping: 4, currency: 'EUR' }));
+  tracker.track(
+    buildEcommerceTransaction({ orderId: 'o-1', total: 42.5, tax: 1.5, shipping: 4, currency: 'EUR' }),
+  );
   await tracker.flush();
   await server.close();
   return server;
@@ -53,8 +75,12 @@ for (const [method, base64] of [
     if (shared === undefined) return;
     const server = await sendWithTracker(method, base64);
     assert.ok(server.requests.length >= 1, 'the tracker sent requests');
-    if (method === 'get') assert.ok(server.requests.every((r) => r.method === 'GET' && r.url.startsWith('/i?')));
-    else assert.ok(server.requests.every((r) => r.method === 'POST' && r.url === '/com.snowplowanalytics.snowplow/tp2'));
+    if (method === 'get')
+      assert.ok(server.requests.every((r) => r.method === 'GET' && r.url.startsWith('/i?')));
+    else
+      assert.ok(
+        server.requests.every((r) => r.method === 'POST' && r.url === '/com.snowplowanalytics.snowplow/tp2'),
+      );
 
     const collectorMs = Date.UTC(2025, 4, 6, 7, 8, 9, 10);
     const { good, bad } = await enrichAll(sharedEnricher(shared), server.payloads(collectorMs));

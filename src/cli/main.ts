@@ -5,7 +5,9 @@ import { enrichCommand } from './commands/enrich.js';
 const COMMANDS: readonly Command[] = [enrichCommand];
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -42,7 +44,9 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(rest);
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`furrow ${cmd.name}: ${(e as Error).message}\nRun "furrow ${cmd.name} --help" for usage.\n`);
+      process.stderr.write(
+        `furrow ${cmd.name}: ${(e as Error).message}\nRun "furrow ${cmd.name} --help" for usage.\n`,
+      );
       return 2;
     }
     process.stderr.write(`furrow ${cmd.name}: ${(e as Error).message}\n`);

@@ -52,11 +52,19 @@ export function parseRequestText(text: string, defaults: RequestDefaults): Colle
     for (; i < lines.length && lines[i] !== ''; i++) {
       const colon = lines[i].indexOf(':');
       if (colon <= 0) {
-        throw new RequestTextError(`line ${startLine + i}: expected a header "Name: value" but found "${lines[i]}"`);
+        throw new RequestTextError(
+          `line ${startLine + i}: expected a header "Name: value" but found "${lines[i]}"`,
+        );
       }
       headers.push(`${lines[i].slice(0, colon).trim()}: ${lines[i].slice(colon + 1).trim()}`);
     }
-    const body = i < lines.length ? lines.slice(i + 1).join('\n').replace(/\n+$/, '') : '';
+    const body =
+      i < lines.length
+        ? lines
+            .slice(i + 1)
+            .join('\n')
+            .replace(/\n+$/, '')
+        : '';
     out.push(toPayload(method, target, headers, body, defaults));
   }
   return out;

@@ -15,7 +15,9 @@ export const collectorConfigSchema = z
     interface: z.string().default('0.0.0.0'),
     port: z.number().int().min(0).max(65535).default(8080),
     /** custom two-segment path → one of the three default paths */
-    paths: z.record(z.string().regex(/^\/[^/]+\/[^/]+$/, 'a custom path is /vendor/version'), z.string()).default({}),
+    paths: z
+      .record(z.string().regex(/^\/[^/]+\/[^/]+$/, 'a custom path is /vendor/version'), z.string())
+      .default({}),
     cookie: z
       .strictObject({
         enabled: z.boolean().default(true),
@@ -30,7 +32,11 @@ export const collectorConfigSchema = z
       })
       .prefault({}),
     doNotTrackCookie: z
-      .strictObject({ enabled: z.boolean().default(false), name: z.string().default(''), value: z.string().default('') })
+      .strictObject({
+        enabled: z.boolean().default(false),
+        name: z.string().default(''),
+        value: z.string().default(''),
+      })
       .prefault({}),
     cookieBounce: z
       .strictObject({
@@ -77,6 +83,8 @@ export const collectorConfigSchema = z
 
 export type CollectorConfig = z.output<typeof collectorConfigSchema>;
 
-export function defaultCollectorConfig(overrides: z.input<typeof collectorConfigSchema> = {}): CollectorConfig {
+export function defaultCollectorConfig(
+  overrides: z.input<typeof collectorConfigSchema> = {},
+): CollectorConfig {
   return collectorConfigSchema.parse(overrides);
 }

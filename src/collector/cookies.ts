@@ -11,14 +11,18 @@ export function readCookie(header: string | undefined, name: string): string | u
     let end = header.indexOf(';', start);
     if (end === -1) end = header.length;
     const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) return header.slice(eq + 1, end).trim();
+    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name)
+      return header.slice(eq + 1, end).trim();
     start = end + 1;
   }
   return undefined;
 }
 
 /** `Domain` attribute: the first configured domain that an Origin host equals or is a subdomain of. */
-export function cookieDomain(cfg: CollectorConfig['cookie'], originHosts: readonly string[]): string | undefined {
+export function cookieDomain(
+  cfg: CollectorConfig['cookie'],
+  originHosts: readonly string[],
+): string | undefined {
   for (const d of cfg.domains) {
     if (originHosts.some((h) => h === d || h.endsWith(`.${d}`))) return d;
   }
@@ -36,7 +40,9 @@ export function setCookieHeaders(
   now: number,
   clear = false,
 ): string[] {
-  const expires = new Date(clear ? now - cfg.expirationDays * DAY_MS : now + cfg.expirationDays * DAY_MS).toUTCString();
+  const expires = new Date(
+    clear ? now - cfg.expirationDays * DAY_MS : now + cfg.expirationDays * DAY_MS,
+  ).toUTCString();
   const domain = cookieDomain(cfg, originHosts);
   // SameSite=None is only honoured with Secure, so Snowplow renders Secure then whatever the setting.
   const secure = cfg.secure || cfg.sameSite === 'None';

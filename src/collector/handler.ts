@@ -29,7 +29,8 @@ export type RouteObserver = (route: string, status: number) => void;
 
 /** A transparent 1×1 GIF89a, the 43-byte pixel every Snowplow collector answers with. */
 export const PIXEL = Buffer.from('R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
-const ROBOTS = 'User-agent: *\nDisallow: /\n\nUser-agent: Googlebot\nDisallow: /\n\nUser-agent: AdsBot-Google\nDisallow: /\n';
+const ROBOTS =
+  'User-agent: *\nDisallow: /\n\nUser-agent: Googlebot\nDisallow: /\n\nUser-agent: AdsBot-Google\nDisallow: /\n';
 const NO_CACHE = 'no-cache, no-store, must-revalidate';
 const TWO_SEGMENTS = /^\/[^/]+\/[^/]+$/;
 
@@ -91,7 +92,9 @@ export interface CollectorHandlerOptions {
  * Returns a `node:http` request handler. Everything that depends only on the configuration (cookie
  * attributes, the cross-domain policy, path mappings) is prepared here, once.
  */
-export function createCollectorHandler(opts: CollectorHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createCollectorHandler(
+  opts: CollectorHandlerOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const cfg = opts.config;
   const now = opts.now ?? Date.now;
   const observe = opts.observe ?? (() => {});
@@ -114,7 +117,13 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): (req: Inc
     observe(route, status);
   }
 
-  async function track(req: IncomingMessage, res: ServerResponse, path: string, qs: string, route: string): Promise<void> {
+  async function track(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    qs: string,
+    route: string,
+  ): Promise<void> {
     const method = req.method ?? 'GET';
     const timestamp = now();
     const headers = req.headers;
@@ -127,7 +136,8 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): (req: Inc
       try {
         body = await readBody(req, cfg.networking.dropPayloadSize, cfg.networking.bodyReadTimeoutMs);
       } catch (e) {
-        if (e instanceof BodyTooLarge) send(res, route, 413, { ...cors, Connection: 'close' }, 'Payload Too Large');
+        if (e instanceof BodyTooLarge)
+          send(res, route, 413, { ...cors, Connection: 'close' }, 'Payload Too Large');
         else send(res, route, 408, { ...cors, Connection: 'close' });
         return;
       }
@@ -138,7 +148,8 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): (req: Inc
     const cookieHeader = headers.cookie;
     const cookieValue = readCookie(cookieHeader, cfg.cookie.name);
     const doNotTrack =
-      dnt !== null && (() => {
+      dnt !== null &&
+      (() => {
         const v = readCookie(cookieHeader, cfg.doNotTrackCookie.name);
         return v !== undefined && dnt.test(v);
       })();
@@ -154,7 +165,8 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): (req: Inc
     const hosts = originHosts(headers.origin);
     if (cfg.cookie.enabled && !doNotTrack) {
       if (!anonymous) cors['Set-Cookie'] = setCookieHeaders(cfg.cookie, nuid, hosts, timestamp);
-      else if (cookieValue !== undefined) cors['Set-Cookie'] = setCookieHeaders(cfg.cookie, '', hosts, timestamp, true);
+      else if (cookieValue !== undefined)
+        cors['Set-Cookie'] = setCookieHeaders(cfg.cookie, '', hosts, timestamp, true);
     }
     if (pixel) cors['Cache-Control'] = NO_CACHE;
 
@@ -165,7 +177,9 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): (req: Inc
     }
 
     if (!doNotTrack) {
-      const ip = anonymous ? undefined : (firstForwardedFor(headers['x-forwarded-for']) ?? req.socket.remoteAddress);
+      const ip = anonymous
+        ? undefined
+        : (firstForwardedFor(headers['x-forwarded-for']) ?? req.socket.remoteAddress);
       const payload = buildCollectorPayload(
         { path, querystring: qs, rawHeaders: req.rawHeaders, body, ipAddress: ip, networkUserId: nuid },
         { collector: cfg.name, timestamp },
@@ -178,7 +192,13 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): (req: Inc
         if (sized.bad.length > 0) await opts.sink.storeBad(sized.bad);
       } catch {
         // Not durable: no 200. Trackers retry on 503.
-        send(res, route, 503, { ...cors, 'Retry-After': '1', 'Content-Type': 'text/plain' }, 'Service Unavailable');
+        send(
+          res,
+          route,
+          503,
+          { ...cors, 'Retry-After': '1', 'Content-Type': 'text/plain' },
+          'Service Unavailable',
+        );
         return;
       }
     }
@@ -198,7 +218,8 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): (req: Inc
       else send(res, route, 302, { ...cors, Location: location });
       return;
     }
-    if (pixel) send(res, route, 200, { ...cors, 'Content-Type': 'image/gif' }, method === 'HEAD' ? undefined : PIXEL);
+    if (pixel)
+      send(res, route, 200, { ...cors, 'Content-Type': 'image/gif' }, method === 'HEAD' ? undefined : PIXEL);
     else send(res, route, 200, { ...cors, 'Content-Type': 'text/plain' }, 'ok');
   }
 

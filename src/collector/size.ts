@@ -23,7 +23,9 @@ function violation(
   timestamp: number,
 ): string {
   const dump = JSON.stringify(p).slice(0, Math.floor(max / 10));
-  return JSON.stringify(sizeViolation(processor, timestamp, max, actual, `oversized collector payload: ${reason}`, dump));
+  return JSON.stringify(
+    sizeViolation(processor, timestamp, max, actual, `oversized collector payload: ${reason}`, dump),
+  );
 }
 
 export function sizeCheck(
@@ -36,7 +38,11 @@ export function sizeCheck(
   const n = bytes.length;
   if (n < limits.maxBytes) return { records: [bytes], payloads: [p], bad: [] };
   if (n > limits.maxPayloadSize) {
-    return { records: [], payloads: [], bad: [violation(p, limits.maxPayloadSize, n, 'too large', processor, timestamp)] };
+    return {
+      records: [],
+      payloads: [],
+      bad: [violation(p, limits.maxPayloadSize, n, 'too large', processor, timestamp)],
+    };
   }
   if (p.body === undefined) {
     return {
@@ -55,13 +61,26 @@ export function sizeCheck(
     return {
       records: [],
       payloads: [],
-      bad: [violation(p, limits.maxBytes, n, 'cannot split POST requests which are not self-describing arrays', processor, timestamp)],
+      bad: [
+        violation(
+          p,
+          limits.maxBytes,
+          n,
+          'cannot split POST requests which are not self-describing arrays',
+          processor,
+          timestamp,
+        ),
+      ],
     };
   }
   const prefix = `{"schema":${JSON.stringify(parsed.schema)},"data":[`;
   const overhead = encodeCollectorPayload({ ...p, body: `${prefix}]}` }).length;
   if (overhead >= limits.maxBytes) {
-    return { records: [], payloads: [], bad: [violation(p, limits.maxBytes, n, 'metadata alone is too large', processor, timestamp)] };
+    return {
+      records: [],
+      payloads: [],
+      bad: [violation(p, limits.maxBytes, n, 'metadata alone is too large', processor, timestamp)],
+    };
   }
   const out: SizedPayload = { records: [], payloads: [], bad: [] };
   let batch: string[] = [];
@@ -78,7 +97,16 @@ export function sizeCheck(
     const json = JSON.stringify(e);
     const size = Buffer.byteLength(json) + 1;
     if (overhead + size >= limits.maxBytes) {
-      out.bad.push(violation({ ...p, body: json }, limits.maxBytes, overhead + size, 'this POST request split is still too large', processor, timestamp));
+      out.bad.push(
+        violation(
+          { ...p, body: json },
+          limits.maxBytes,
+          overhead + size,
+          'this POST request split is still too large',
+          processor,
+          timestamp,
+        ),
+      );
       continue;
     }
     if (batchBytes + size >= limits.maxBytes) flush();

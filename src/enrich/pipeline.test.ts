@@ -26,11 +26,17 @@ function getPayload(query: string, extra: Partial<CollectorPayload> = {}): Colle
   };
 }
 
-function postPayload(events: Array<Record<string, unknown>>, extra: Partial<CollectorPayload> = {}): CollectorPayload {
+function postPayload(
+  events: Array<Record<string, unknown>>,
+  extra: Partial<CollectorPayload> = {},
+): CollectorPayload {
   return getPayload('', {
     path: '/com.snowplowanalytics.snowplow/tp2',
     contentType: 'application/json; charset=utf-8',
-    body: JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: events }),
+    body: JSON.stringify({
+      schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
+      data: events,
+    }),
     ...extra,
   });
 }
@@ -46,30 +52,46 @@ async function run(payloads: CollectorPayload[], shared: string, opts: Partial<E
   return { events, bad, good };
 }
 
-const q = (params: Record<string, string>) => new URLSearchParams({ e: 'pv', p: 'web', tv: 'js-4.10.1', ...params }).toString();
+const q = (params: Record<string, string>) =>
+  new URLSearchParams({ e: 'pv', p: 'web', tv: 'js-4.10.1', ...params }).toString();
 
 test('V1: event codes map to event names; unknown codes are atomic parse errors', async (t) => {
   const shared = requireShared(t);
   if (!shared) return;
-  const codes: Record<string, string> = { pv: 'page_view', pp: 'page_ping', se: 'struct', ev: 'struct', tr: 'transaction', ti: 'transaction_item' };
+  const codes: Record<string, string> = {
+    pv: 'page_view',
+    pp: 'page_ping',
+    se: 'struct',
+    ev: 'struct',
+    tr: 'transaction',
+    ti: 'transaction_item',
+  };
   for (const [code, name] of Object.entries(codes)) {
     const { events } = await run([getPayload(q({ e: code }))], shared);
     assert.equal(events[0].event, name, code);
   }
   const { bad } = await run([getPayload(q({ e: 'evnt' }))], shared);
   assert.equal(bad.length, 1);
-  assert.equal(bad[0].schema, 'iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-0-1');
+  assert.equal(
+    bad[0].schema,
+    'iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-0-1',
+  );
   assert.deepEqual(bad[0].data.failure.messages, [
     {
       schemaKey: 'iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0',
       error: {
         error: 'ValidationError',
-        dataReports: [{ message: 'Not a valid event type', path: 'e', keyword: 'atomic_field_parse_error', targets: [] }],
+        dataReports: [
+          { message: 'Not a valid event type', path: 'e', keyword: 'atomic_field_parse_error', targets: [] },
+        ],
       },
     },
   ]);
   assert.equal(bad[0].data.payload.enriched.event, null, 'the offending field is left unset');
-  assert.deepEqual(bad[0].data.payload.raw.parameters.find((p: { name: string }) => p.name === 'e'), { name: 'e', value: 'evnt' });
+  assert.deepEqual(
+    bad[0].data.payload.raw.parameters.find((p: { name: string }) => p.name === 'e'),
+    { name: 'e', value: 'evnt' },
+  );
 });
 
 test('V2–V7, V10, V12: parameter conversions', async (t) => {
@@ -120,9 +142,15 @@ test('V2–V7, V10, V12: parameter conversions', async (t) => {
   assert.equal(e.page_title, 'Hi     Jo    ');
   assert.equal(e.se_category, '', 'a value that sanitises to nothing is null');
 
-  const failing = await run([getPayload(q({ dtm: 'v', f_pdf: '2', res: '42', vid: 'x', se_va: 'abc', eid: 'nope' }))], shared);
+  const failing = await run(
+    [getPayload(q({ dtm: 'v', f_pdf: '2', res: '42', vid: 'x', se_va: 'abc', eid: 'nope' }))],
+    shared,
+  );
   assert.equal(failing.events.length, 0);
-  const reports = failing.bad[0].data.failure.messages[0].error.dataReports as Array<{ path: string; message: string }>;
+  const reports = failing.bad[0].data.failure.messages[0].error.dataReports as Array<{
+    path: string;
+    message: string;
+  }>;
   assert.deepEqual(
     reports.map((r) => r.path),
     ['dtm', 'f_pdf', 'res', 'vid', 'se_va', 'eid'],
@@ -141,8 +169,14 @@ test('V6: se_value keeps Java BigDecimal formatting', async (t) => {
   if (!shared) return;
   const inputs = ['42', '42.5', '137777104559', '1E7', '1.2E9', '0.000001', '0.0000001'];
   const expected = ['42', '42.5', '137777104559', '10000000', '1200000000', '0.000001', '1E-7'];
-  const { events } = await run(inputs.map((v) => getPayload(q({ e: 'se', ev_va: v }))), shared);
-  assert.deepEqual(events.map((e) => e.se_value), expected);
+  const { events } = await run(
+    inputs.map((v) => getPayload(q({ e: 'se', ev_va: v }))),
+    shared,
+  );
+  assert.deepEqual(
+    events.map((e) => e.se_value),
+    expected,
+  );
 });
 
 test('V8, V9: network_userid and useragent precedence', async (t) => {
@@ -158,7 +192,10 @@ test('V8, V9: network_userid and useragent precedence', async (t) => {
     ],
     shared,
   );
-  assert.deepEqual(events.map((e) => e.network_userid), ['mytnuid', 'from-nuid', cookie, '']);
+  assert.deepEqual(
+    events.map((e) => e.network_userid),
+    ['mytnuid', 'from-nuid', cookie, ''],
+  );
   assert.equal(events[2].useragent, 'Header-UA');
   assert.equal(events[3].useragent, 'Param-UA');
 });
@@ -180,7 +217,10 @@ test('V17, V18: page URL and client IP precedence', async (t) => {
   assert.equal(events[0].page_url, 'http://www.mysite.com/shop/checkout');
   assert.equal(events[1].page_url, referer);
   assert.equal(events[1].page_urlpath, '/shop/session/_internal/checkout');
-  assert.deepEqual(events.map((e) => e.user_ipaddress), ['10.0.0.1', '129.78.138.66', '1.1.1.1', '9.9.9.9', '10.0.0.1']);
+  assert.deepEqual(
+    events.map((e) => e.user_ipaddress),
+    ['10.0.0.1', '129.78.138.66', '1.1.1.1', '9.9.9.9', '10.0.0.1'],
+  );
 });
 
 test('V19–V22: derived_tstamp corrects device clock skew', async (t) => {
@@ -188,12 +228,32 @@ test('V19–V22: derived_tstamp corrects device clock skew', async (t) => {
   if (!shared) return;
   const ms = (s: string) => String(Date.parse(`${s.replace(' ', 'T')}Z`));
   const cases: Array<[Record<string, string>, string, string]> = [
-    [{ dtm: ms('2014-04-29 09:00:54.000'), stm: ms('2014-04-29 09:00:54.001') }, '2014-04-29 09:00:54.000', '2014-04-29 09:00:53.999'],
-    [{ dtm: ms('2024-06-15 09:00:00.000'), stm: ms('2024-06-15 09:00:00.010') }, '2024-06-15 09:00:00.005', '2024-06-15 08:59:59.995'],
-    [{ dtm: ms('2024-06-30 09:00:00.000'), stm: ms('2024-08-09 09:00:00.000') }, '2024-08-09 11:30:00.000', '2024-06-30 11:30:00.000'],
-    [{ dtm: ms('2014-04-29 09:00:54.001'), stm: ms('2014-04-29 09:00:54.000') }, '2014-04-29 09:00:54.000', '2014-04-29 09:00:54.000'],
+    [
+      { dtm: ms('2014-04-29 09:00:54.000'), stm: ms('2014-04-29 09:00:54.001') },
+      '2014-04-29 09:00:54.000',
+      '2014-04-29 09:00:53.999',
+    ],
+    [
+      { dtm: ms('2024-06-15 09:00:00.000'), stm: ms('2024-06-15 09:00:00.010') },
+      '2024-06-15 09:00:00.005',
+      '2024-06-15 08:59:59.995',
+    ],
+    [
+      { dtm: ms('2024-06-30 09:00:00.000'), stm: ms('2024-08-09 09:00:00.000') },
+      '2024-08-09 11:30:00.000',
+      '2024-06-30 11:30:00.000',
+    ],
+    [
+      { dtm: ms('2014-04-29 09:00:54.001'), stm: ms('2014-04-29 09:00:54.000') },
+      '2014-04-29 09:00:54.000',
+      '2014-04-29 09:00:54.000',
+    ],
     [{ dtm: ms('2014-04-29 09:00:54.001') }, '2014-04-29 09:00:54.000', '2014-04-29 09:00:54.000'],
-    [{ dtm: '1', stm: '2', ttm: ms('2000-01-01 00:00:00.000') }, '2014-04-29 09:00:54.000', '2000-01-01 00:00:00.000'],
+    [
+      { dtm: '1', stm: '2', ttm: ms('2000-01-01 00:00:00.000') },
+      '2014-04-29 09:00:54.000',
+      '2000-01-01 00:00:00.000',
+    ],
   ];
   for (const [params, collector, derived] of cases) {
     const { events } = await run([getPayload(q(params), { timestamp: Number(ms(collector)) })], shared);
@@ -220,9 +280,15 @@ test('V51: atomic parse errors and an invalid self-describing event are reported
       data: { targetUrl: 'https://example.com', unallowedAdditionalField: 'x' },
     },
   };
-  const { events, bad } = await run([getPayload(q({ e: 'ue', tr_tt: 'not number', ue_pr: JSON.stringify(ue) }))], shared);
+  const { events, bad } = await run(
+    [getPayload(q({ e: 'ue', tr_tt: 'not number', ue_pr: JSON.stringify(ue) }))],
+    shared,
+  );
   assert.equal(events.length, 0);
-  assert.equal(bad[0].schema, 'iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-0-1');
+  assert.equal(
+    bad[0].schema,
+    'iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-0-1',
+  );
   const [atomic, link] = bad[0].data.failure.messages;
   assert.equal(atomic.error.dataReports[0].path, 'tr_tt');
   assert.match(atomic.error.dataReports[0].message, /^Cannot be converted to java\.math\.BigDecimal/);
@@ -235,7 +301,10 @@ test('V51: atomic parse errors and an invalid self-describing event are reported
 test('contexts: invalid entities are dropped and reported, the wrapper is rewritten as 1-0-1', async (t) => {
   const shared = requireShared(t);
   if (!shared) return;
-  const webPage = { schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0', data: { id: 'a8c0e0f4-7d6b-4d6e-9c39-2f0d6a1b9e11' } };
+  const webPage = {
+    schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0',
+    data: { id: 'a8c0e0f4-7d6b-4d6e-9c39-2f0d6a1b9e11' },
+  };
   const co = { schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0', data: [webPage] };
   const good = await run([getPayload(q({ co: JSON.stringify(co) }))], shared);
   assert.equal(
@@ -243,7 +312,15 @@ test('contexts: invalid entities are dropped and reported, the wrapper is rewrit
     '{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{"schema":"iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0","data":{"id":"a8c0e0f4-7d6b-4d6e-9c39-2f0d6a1b9e11"}}]}',
   );
   const bad = await run(
-    [getPayload(q({ cx: Buffer.from(JSON.stringify({ ...co, data: [webPage, { ...webPage, data: {} }] })).toString('base64url') }))],
+    [
+      getPayload(
+        q({
+          cx: Buffer.from(JSON.stringify({ ...co, data: [webPage, { ...webPage, data: {} }] })).toString(
+            'base64url',
+          ),
+        }),
+      ),
+    ],
     shared,
   );
   assert.equal(bad.events.length, 0);
@@ -259,7 +336,10 @@ test('contexts: invalid entities are dropped and reported, the wrapper is rewrit
   assert.equal(notJson.bad[0].data.failure.messages[0].field, 'contexts');
   assert.match(notJson.bad[0].data.failure.messages[0].error, /^invalid json: /);
   const notIglu = await run([getPayload(q({ ue_pr: '{"foo":1}' }))], shared);
-  assert.deepEqual(notIglu.bad[0].data.failure.messages[0], { json: { foo: 1 }, error: 'INVALID_DATA_PAYLOAD' });
+  assert.deepEqual(notIglu.bad[0].data.failure.messages[0], {
+    json: { foo: 1 },
+    error: 'INVALID_DATA_PAYLOAD',
+  });
   const wrongWrapper = await run([getPayload(q({ ue_pr: JSON.stringify(co) }))], shared);
   assert.deepEqual(wrongWrapper.bad[0].data.failure.messages[0], {
     schemaKey: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0',
@@ -274,7 +354,12 @@ test('V53: over-long atomic fields are schema violations unless acceptInvalid', 
   const rejected = await run([payload], shared);
   assert.equal(rejected.events.length, 0);
   assert.deepEqual(rejected.bad[0].data.failure.messages[0].error.dataReports, [
-    { message: 'Field is longer than maximum allowed size 100', path: 'v_tracker', keyword: 'atomic_field_length_exceeded', targets: [] },
+    {
+      message: 'Field is longer than maximum allowed size 100',
+      path: 'v_tracker',
+      keyword: 'atomic_field_length_exceeded',
+      targets: [],
+    },
   ]);
   const accepted = await run([payload], shared, { acceptInvalid: true });
   assert.equal(accepted.events[0].v_tracker.length, 101);
@@ -284,7 +369,10 @@ test('V54: an event without `e` is an enrichment failure; phase-1 errors take pr
   const shared = requireShared(t);
   if (!shared) return;
   const noEvent = await run([getPayload('p=web&tv=js-4.10.1')], shared);
-  assert.equal(noEvent.bad[0].schema, 'iglu:com.snowplowanalytics.snowplow.badrows/enrichment_failures/jsonschema/2-0-1');
+  assert.equal(
+    noEvent.bad[0].schema,
+    'iglu:com.snowplowanalytics.snowplow.badrows/enrichment_failures/jsonschema/2-0-1',
+  );
   assert.deepEqual(noEvent.bad[0].data.failure.messages, [
     {
       enrichment: null,
@@ -297,7 +385,10 @@ test('V54: an event without `e` is an enrichment failure; phase-1 errors take pr
     },
   ]);
   const both = await run([getPayload('p=web&tv=js&dtm=x')], shared);
-  assert.equal(both.bad[0].schema, 'iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-0-1');
+  assert.equal(
+    both.bad[0].schema,
+    'iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-0-1',
+  );
   assert.equal(both.bad[0].data.failure.messages.length, 1, 'only the first category is reported');
   const ad = await run([getPayload(q({ e: 'ad' }))], shared);
   assert.equal(ad.bad[0].data.failure.messages[0].message.value, 'ad_impression');
@@ -308,10 +399,19 @@ test('one bad event in a POST batch does not affect the others', async (t) => {
   if (!shared) return;
   const base = { e: 'pv', p: 'web', tv: 'js-4.10.1' };
   const { events, bad } = await run(
-    [postPayload([{ ...base, aid: 'one' }, { ...base, aid: 'two', dtm: 'bad' }, { ...base, aid: 'three' }])],
+    [
+      postPayload([
+        { ...base, aid: 'one' },
+        { ...base, aid: 'two', dtm: 'bad' },
+        { ...base, aid: 'three' },
+      ]),
+    ],
     shared,
   );
-  assert.deepEqual(events.map((e) => e.app_id), ['one', 'three']);
+  assert.deepEqual(
+    events.map((e) => e.app_id),
+    ['one', 'three'],
+  );
   assert.equal(bad.length, 1);
   assert.equal(bad[0].data.payload.enriched.app_id, 'two');
 });
@@ -335,9 +435,14 @@ test('V56: bytes that are not Thrift become collector_payload_format_violation',
   await enricher.processRecord(bytes, out, Date.UTC(2025, 0, 1));
   assert.equal(out.good.length, 0);
   const row = JSON.parse(out.bad[0]);
-  assert.equal(row.schema, 'iglu:com.snowplowanalytics.snowplow.badrows/collector_payload_format_violation/jsonschema/1-0-0');
+  assert.equal(
+    row.schema,
+    'iglu:com.snowplowanalytics.snowplow.badrows/collector_payload_format_violation/jsonschema/1-0-0',
+  );
   assert.equal(row.data.failure.loader, 'thrift');
-  assert.deepEqual(row.data.failure.message, { error: 'error deserializing raw event: Unrecognized type 110' });
+  assert.deepEqual(row.data.failure.message, {
+    error: 'error deserializing raw event: Unrecognized type 110',
+  });
   assert.equal(row.data.payload, bytes.toString('base64'));
 });
 
@@ -353,18 +458,27 @@ test('collector payload checks: path and network user id', async (t) => {
     value: '/a/b/c',
     expectation: 'path does not match (/)vendor/version(/) nor is a legacy /i(ce.png) request',
   });
-  assert.deepEqual(bad[1].data.failure.message, { payloadField: 'networkUserId', value: 'abc', expectation: 'not valid UUID' });
+  assert.deepEqual(bad[1].data.failure.message, {
+    payloadField: 'networkUserId',
+    value: 'abc',
+    expectation: 'not valid UUID',
+  });
 });
 
 test('V57: an enriched event over the sink limit becomes a size_violation', async (t) => {
   const shared = requireShared(t);
   if (!shared) return;
-  const { events, bad, good } = await run([getPayload(q({ page: 'p'.repeat(1500) }))], shared, { maxRecordSize: 1000 });
+  const { events, bad, good } = await run([getPayload(q({ page: 'p'.repeat(1500) }))], shared, {
+    maxRecordSize: 1000,
+  });
   assert.equal(events.length + good.length, 0);
   assert.equal(bad[0].schema, 'iglu:com.snowplowanalytics.snowplow.badrows/size_violation/jsonschema/1-0-0');
   assert.equal(bad[0].data.failure.maximumAllowedSizeBytes, 1000);
   assert.ok(bad[0].data.failure.actualSizeBytes > 1500);
-  assert.equal(bad[0].data.failure.expectation, 'Enriched event exceeds the maximum allowed size of 1000 bytes');
+  assert.equal(
+    bad[0].data.failure.expectation,
+    'Enriched event exceeds the maximum allowed size of 1000 bytes',
+  );
   assert.equal(bad[0].data.payload.length, 100);
 });
 

@@ -6,6 +6,8 @@
  * enrichments produced. Failures accumulate; the bad-row type is chosen by Snowplow's precedence. One
  * event's failure never affects the other events of its payload.
  */
+
+import type { Resolver } from '../iglu/types.js';
 import * as badRows from '../protocol/bad-rows.js';
 import { type CollectorPayload, encodeCollectorPayload } from '../protocol/collector-payload.js';
 import { F, FIELDS } from '../protocol/enriched-fields.js';
@@ -14,10 +16,9 @@ import { FURROW_PROCESSOR, type Processor } from '../protocol/processor.js';
 import type { RawEvent } from '../protocol/raw-event.js';
 import { sanitize } from '../protocol/sanitize.js';
 import { randomUuid } from '../protocol/uuid.js';
-import type { Resolver } from '../iglu/types.js';
 import { routeCollectorPayload } from './adapters/registry.js';
-import { EnrichedEvent } from './event.js';
 import { DROP, type Enrichment, type EnrichmentFailure } from './enrichments/types.js';
+import { EnrichedEvent } from './event.js';
 import { checkCollectorPayload, loadCollectorPayload } from './payload-loader.js';
 import { collectorVersionCheck } from './steps/collector-version.js';
 import { crossDomain } from './steps/cross-domain.js';
@@ -96,7 +97,11 @@ export class Enricher {
   async processRecord(bytes: Uint8Array, out: EnrichOutput, etlMs: number = Date.now()): Promise<void> {
     const loaded = loadCollectorPayload(bytes);
     if (!loaded.ok) {
-      this.emitBad(out, badRows.collectorPayloadFormatViolation(this.processor, etlMs, loaded.message, bytes), etlMs);
+      this.emitBad(
+        out,
+        badRows.collectorPayloadFormatViolation(this.processor, etlMs, loaded.message, bytes),
+        etlMs,
+      );
       out.trace?.bad.push({ payload: null, raw: null });
       return;
     }
@@ -108,7 +113,11 @@ export class Enricher {
     const loaded = checkCollectorPayload(p);
     if (!loaded.ok) {
       const bytes = encodeCollectorPayload(p);
-      this.emitBad(out, badRows.collectorPayloadFormatViolation(this.processor, etlMs, loaded.message, bytes), etlMs);
+      this.emitBad(
+        out,
+        badRows.collectorPayloadFormatViolation(this.processor, etlMs, loaded.message, bytes),
+        etlMs,
+      );
       out.trace?.bad.push({ payload: p, raw: null });
       return;
     }
@@ -125,7 +134,8 @@ export class Enricher {
     let routed = routeCollectorPayload(p, { resolver: this.resolver, maxJsonDepth: this.maxJsonDepth });
     if (routed instanceof Promise) routed = await routed;
     if (!routed.ok) {
-      const build = routed.type === 'adapter_failures' ? badRows.adapterFailures : badRows.trackerProtocolViolations;
+      const build =
+        routed.type === 'adapter_failures' ? badRows.adapterFailures : badRows.trackerProtocolViolations;
       this.emitBad(out, build(this.processor, etlMs, vendor, version, routed.messages, p), etlMs);
       out.trace?.bad.push({ payload: p, raw: null });
       return;
@@ -134,7 +144,12 @@ export class Enricher {
   }
 
   /** Phases 1–3 for one raw event; writes one good line, one bad row, or nothing (dropped). */
-  async enrichRawEvent(raw: RawEvent, out: EnrichOutput, etlMs: number, payload: CollectorPayload | null = null): Promise<void> {
+  async enrichRawEvent(
+    raw: RawEvent,
+    out: EnrichOutput,
+    etlMs: number,
+    payload: CollectorPayload | null = null,
+  ): Promise<void> {
     const ev = new EnrichedEvent(raw);
     const f = ev.fields;
 
@@ -165,7 +180,8 @@ export class Enricher {
     }
     const json: TrackerJson = { unstruct: null, contexts: null };
     const paramErrors = transformParameters(ev, raw.parameters, json);
-    if (paramErrors !== null) atomicErrors = atomicErrors === null ? paramErrors : atomicErrors.concat(paramErrors);
+    if (paramErrors !== null)
+      atomicErrors = atomicErrors === null ? paramErrors : atomicErrors.concat(paramErrors);
 
     const phase1: SchemaViolation[] = [];
     if (atomicErrors !== null) phase1.push(atomicViolation(atomicErrors));
@@ -193,11 +209,23 @@ export class Enricher {
 
     const trace = out.trace;
     if (phase1.length > 0) {
-      this.emitBad(out, badRows.schemaViolations(this.processor, etlMs, phase1, ev.toBadRowObject(), raw), etlMs);
+      this.emitBad(
+        out,
+        badRows.schemaViolations(this.processor, etlMs, phase1, ev.toBadRowObject(), raw),
+        etlMs,
+      );
     } else if (failures !== null) {
-      this.emitBad(out, badRows.enrichmentFailures(this.processor, etlMs, failures, ev.toBadRowObject(), raw), etlMs);
+      this.emitBad(
+        out,
+        badRows.enrichmentFailures(this.processor, etlMs, failures, ev.toBadRowObject(), raw),
+        etlMs,
+      );
     } else if (phase3.length > 0) {
-      this.emitBad(out, badRows.schemaViolations(this.processor, etlMs, phase3, ev.toBadRowObject(), raw), etlMs);
+      this.emitBad(
+        out,
+        badRows.schemaViolations(this.processor, etlMs, phase3, ev.toBadRowObject(), raw),
+        etlMs,
+      );
     } else if (this.emitGood(out, ev.toTsv(), etlMs)) {
       trace?.good.push(raw);
       return;

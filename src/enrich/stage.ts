@@ -6,8 +6,8 @@
 import type { Logger } from '../runtime/logger.js';
 import { badRowType, type Metrics } from '../runtime/metrics.js';
 import type { Batch, Stream, Subscription } from '../streams/types.js';
-import type { TaskResult } from './worker/protocol.js';
 import type { WorkerPool } from './worker/pool.js';
+import type { TaskResult } from './worker/protocol.js';
 
 export interface EnrichStageOptions {
   raw: Stream;
@@ -87,7 +87,8 @@ export class EnrichStage {
     const chunk = Math.ceil(records.length / n);
     const parts: Promise<TaskResult>[] = [];
     const etl = Date.now();
-    for (let i = 0; i < records.length; i += chunk) parts.push(this.opts.pool.run(records.slice(i, i + chunk), etl));
+    for (let i = 0; i < records.length; i += chunk)
+      parts.push(this.opts.pool.run(records.slice(i, i + chunk), etl));
     const results = await Promise.all(parts);
     const good = results.flatMap((r) => r.good.map((l) => ({ value: encoder.encode(l) })));
     const bad = results.flatMap((r) => r.bad.map((l) => ({ value: encoder.encode(l) })));

@@ -4,9 +4,10 @@
  * Iglu entity by entity (Snowplow's `IgluUtils.extractAndValidateInputJsons`). Invalid entities are
  * dropped individually and reported; valid ones are kept on the event.
  */
-import { parseBoundedJson } from '../protocol/bounded-json.js';
+
 import { parseSelfDescribing } from '../iglu/schema-key.js';
 import type { CheckResult, Resolver } from '../iglu/types.js';
+import { parseBoundedJson } from '../protocol/bounded-json.js';
 import type { EnrichedEvent, SelfDescribingJson } from './event.js';
 
 export type SchemaViolation = Record<string, unknown>;
@@ -22,7 +23,10 @@ export function usedSchema(ev: EnrichedEvent, schema: string, r: CheckResult): s
   if (!r.ok || r.supersededBy === undefined) return schema;
   const used = schema.slice(0, schema.lastIndexOf('/') + 1) + r.supersededBy;
   if (!ev.validationInfo.some((e) => (e.data as { originalSchema: string }).originalSchema === schema)) {
-    ev.validationInfo.push({ schema: VALIDATION_INFO, data: { originalSchema: schema, validatedWith: r.supersededBy } });
+    ev.validationInfo.push({
+      schema: VALIDATION_INFO,
+      data: { originalSchema: schema, validatedWith: r.supersededBy },
+    });
   }
   return used;
 }

@@ -4,8 +4,13 @@
  */
 import { decodeBase64Lenient } from '../protocol/base64.js';
 import { F } from '../protocol/enriched-fields.js';
-import { formatBigDecimal, formatTimestamp, parseJavaInt, parseMsTimestamp } from '../protocol/java-format.js';
 import { firstIpToken } from '../protocol/ip-address.js';
+import {
+  formatBigDecimal,
+  formatTimestamp,
+  parseJavaInt,
+  parseMsTimestamp,
+} from '../protocol/java-format.js';
 import { sanitize } from '../protocol/sanitize.js';
 import { parseUuid } from '../protocol/uuid.js';
 import type { EnrichedEvent } from './event.js';
@@ -106,21 +111,30 @@ function dimensions(wField: number, hField: number): Converter {
 }
 
 const converters = new Map<string, Converter>([
-  ['e', (ev, v) => {
-    const t = EVENT_TYPES[v];
-    if (t === undefined) return 'Not a valid event type';
-    ev.fields[F.event] = t;
-    return undefined;
-  }],
-  ['p', (ev, v) => {
-    if (!PLATFORMS.has(v)) return 'Not a valid platform';
-    ev.fields[F.platform] = v;
-    return undefined;
-  }],
-  ['ip', (ev, v) => {
-    ev.fields[F.user_ipaddress] = sanitize(firstIpToken(v));
-    return undefined;
-  }],
+  [
+    'e',
+    (ev, v) => {
+      const t = EVENT_TYPES[v];
+      if (t === undefined) return 'Not a valid event type';
+      ev.fields[F.event] = t;
+      return undefined;
+    },
+  ],
+  [
+    'p',
+    (ev, v) => {
+      if (!PLATFORMS.has(v)) return 'Not a valid platform';
+      ev.fields[F.platform] = v;
+      return undefined;
+    },
+  ],
+  [
+    'ip',
+    (ev, v) => {
+      ev.fields[F.user_ipaddress] = sanitize(firstIpToken(v));
+      return undefined;
+    },
+  ],
   ['eid', uuid(F.event_id)],
   ['sid', uuid(F.domain_sessionid)],
   ['tid', int(F.txn_id)],
@@ -152,22 +166,34 @@ const converters = new Map<string, Converter>([
   ['res', dimensions(F.dvce_screenwidth, F.dvce_screenheight)],
   ['ds', dimensions(F.doc_width, F.doc_height)],
   ['vp', dimensions(F.br_viewwidth, F.br_viewheight)],
-  ['ue_pr', (_ev, v, json) => {
-    json.unstruct = v;
-    return undefined;
-  }],
-  ['ue_px', (_ev, v, json) => {
-    json.unstruct = decodeBase64Lenient(v);
-    return undefined;
-  }],
-  ['co', (_ev, v, json) => {
-    json.contexts = v;
-    return undefined;
-  }],
-  ['cx', (_ev, v, json) => {
-    json.contexts = decodeBase64Lenient(v);
-    return undefined;
-  }],
+  [
+    'ue_pr',
+    (_ev, v, json) => {
+      json.unstruct = v;
+      return undefined;
+    },
+  ],
+  [
+    'ue_px',
+    (_ev, v, json) => {
+      json.unstruct = decodeBase64Lenient(v);
+      return undefined;
+    },
+  ],
+  [
+    'co',
+    (_ev, v, json) => {
+      json.contexts = v;
+      return undefined;
+    },
+  ],
+  [
+    'cx',
+    (_ev, v, json) => {
+      json.contexts = decodeBase64Lenient(v);
+      return undefined;
+    },
+  ],
 ]);
 
 const STRING_PARAMS: Array<[string, number]> = [

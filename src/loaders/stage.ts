@@ -39,7 +39,10 @@ export class LoadStage {
       this.run(good, 'good', async (lines) => {
         const r = await this.opts.loader.loadGood(lines);
         this.opts.metrics?.events.inc({ stage: 'loader', outcome: 'loaded' }, r.inserted);
-        this.opts.metrics?.events.inc({ stage: 'loader', outcome: 'duplicate' }, lines.length - r.inserted - r.rejected);
+        this.opts.metrics?.events.inc(
+          { stage: 'loader', outcome: 'duplicate' },
+          lines.length - r.inserted - r.rejected,
+        );
         this.opts.metrics?.events.inc({ stage: 'loader', outcome: 'rejected' }, r.rejected);
       }),
       this.run(bad, 'bad', async (rows) => {
@@ -48,7 +51,11 @@ export class LoadStage {
     ];
   }
 
-  private async run(sub: Subscription, kind: string, load: (lines: string[]) => Promise<void>): Promise<void> {
+  private async run(
+    sub: Subscription,
+    kind: string,
+    load: (lines: string[]) => Promise<void>,
+  ): Promise<void> {
     const max = this.opts.batchSize ?? 5000;
     const wait = this.opts.maxWaitMs ?? 500;
     while (this.running) {
@@ -69,7 +76,10 @@ export class LoadStage {
           await load(lines);
           await batch.ack();
           this.opts.metrics?.batchSize.observe({ stage: `loader_${kind}` }, lines.length);
-          this.opts.metrics?.batchSeconds.observe({ stage: `loader_${kind}` }, Number(process.hrtime.bigint() - started) / 1e9);
+          this.opts.metrics?.batchSeconds.observe(
+            { stage: `loader_${kind}` },
+            Number(process.hrtime.bigint() - started) / 1e9,
+          );
           break;
         } catch (e) {
           this.opts.log?.error({ err: e }, `loader: loading a ${kind} batch failed, retrying`);

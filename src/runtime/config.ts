@@ -35,7 +35,11 @@ export const furrowConfigSchema = z
     spool: z
       .strictObject({
         /** refuse (503) once the spool holds this many bytes */
-        maxBytes: z.number().int().positive().default(1024 ** 3),
+        maxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 ** 3),
         /** `fsync`: a 200 means fsynced; `os`: a 200 means written to the OS (dev only) */
         durability: z.enum(['fsync', 'os']).default('fsync'),
       })
@@ -61,7 +65,11 @@ export const furrowConfigSchema = z
         drainDeadlineMs: z.number().int().min(0).default(30_000),
       })
       .prefault({}),
-    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -102,7 +110,8 @@ function coerce(key: string, raw: string, kind: 'string' | 'number' | 'boolean')
   if (kind === 'string') return raw;
   if (kind === 'number') {
     const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${key}: expected a number, got "${raw}"`);
+    if (raw.trim() === '' || !Number.isFinite(n))
+      throw new ConfigError(`${key}: expected a number, got "${raw}"`);
     return n;
   }
   if (raw === 'true' || raw === '1') return true;

@@ -6,7 +6,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Metrics } from './metrics.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-export type PrefixHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+export type PrefixHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+) => boolean | Promise<boolean>;
 
 export interface HttpServerParts {
   metrics: Metrics;
@@ -33,7 +37,9 @@ export function createHttpServer(parts: HttpServerParts): Server {
       }
       if (path === '/health/ready' || path === '/sink-health') {
         const ok = parts.ready();
-        res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ok ? 'ok' : 'Service Unavailable');
+        res
+          .writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' })
+          .end(ok ? 'ok' : 'Service Unavailable');
         metrics.httpRequests.inc({ route: 'ready', status: ok ? 200 : 503 });
         return;
       }

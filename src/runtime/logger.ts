@@ -1,5 +1,5 @@
 /** JSON-lines logging (pino) shared by every role; the level comes from config or FURROW_LOG_LEVEL. */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 

@@ -44,8 +44,16 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       labelNames: ['type'],
       registers,
     }),
-    spoolBytes: new Gauge({ name: 'furrow_spool_bytes', help: 'Bytes held in the collector spool', registers }),
-    spoolSegments: new Gauge({ name: 'furrow_spool_segments', help: 'Segment files in the collector spool', registers }),
+    spoolBytes: new Gauge({
+      name: 'furrow_spool_bytes',
+      help: 'Bytes held in the collector spool',
+      registers,
+    }),
+    spoolSegments: new Gauge({
+      name: 'furrow_spool_segments',
+      help: 'Segment files in the collector spool',
+      registers,
+    }),
     spoolRecords: new Gauge({
       name: 'furrow_spool_records',
       help: 'Records in the collector spool not yet acknowledged by the raw stream',

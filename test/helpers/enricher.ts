@@ -1,6 +1,6 @@
 /** Builds an `Enricher` over the Iglu Central mirror in `../shared`, read in place as a directory registry. */
 import { join } from 'node:path';
-import { type EnricherOptions, Enricher, type EnrichOutput } from '../../src/enrich/pipeline.js';
+import { Enricher, type EnricherOptions, type EnrichOutput } from '../../src/enrich/pipeline.js';
 import { createResolver } from '../../src/iglu/resolver.js';
 import type { Resolver } from '../../src/iglu/types.js';
 import type { CollectorPayload } from '../../src/protocol/collector-payload.js';

@@ -3,12 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildEnrichments, readEnrichmentDir } from '../../enrich/enrichments/load.js';
-import { type EnrichOutput, Enricher } from '../../enrich/pipeline.js';
-import { defaultResolverConfig } from '../../iglu/resolver-config.js';
+import { Enricher, type EnrichOutput } from '../../enrich/pipeline.js';
 import { createResolver } from '../../iglu/resolver.js';
+import { defaultResolverConfig } from '../../iglu/resolver-config.js';
 import { encodeCollectorPayload } from '../../protocol/collector-payload.js';
-import { parseRequestText } from '../request-text.js';
 import { type Command, UsageError } from '../command.js';
+import { parseRequestText } from '../request-text.js';
 
 const HELP = `Usage: furrow enrich [options] [FILE]
 
@@ -59,13 +59,20 @@ async function readInput(file: string | undefined): Promise<Buffer> {
 }
 
 function detect(input: Buffer): Exclude<Format, 'auto'> {
-  const head = input.subarray(0, 4096).toString('latin1').replace(/^(\s*#[^\n]*\n|\s*\n)*/, '');
+  const head = input
+    .subarray(0, 4096)
+    .toString('latin1')
+    .replace(/^(\s*#[^\n]*\n|\s*\n)*/, '');
   if (/^(GET|POST|HEAD|PUT|OPTIONS) \//.test(head)) return 'request';
   if (input.length > 0 && BASE64_LINES.test(input.toString('latin1'))) return 'base64';
   return 'thrift';
 }
 
-function records(input: Buffer, format: Exclude<Format, 'auto'>, opts: { tstamp: number; ip: string }): Uint8Array[] {
+function records(
+  input: Buffer,
+  format: Exclude<Format, 'auto'>,
+  opts: { tstamp: number; ip: string },
+): Uint8Array[] {
   switch (format) {
     case 'thrift':
       return input.length === 0 ? [] : [input];
@@ -110,9 +117,11 @@ export const enrichCommand: Command = {
     }
     if (positionals.length > 1) throw new UsageError('at most one input FILE');
     const format = values.format as Format;
-    if (!FORMATS.has(format)) throw new UsageError(`--format must be one of request, base64, thrift, auto (got ${format})`);
+    if (!FORMATS.has(format))
+      throw new UsageError(`--format must be one of request, base64, thrift, auto (got ${format})`);
     const tstamp = values['collector-tstamp'] === undefined ? Date.now() : Number(values['collector-tstamp']);
-    if (!Number.isSafeInteger(tstamp)) throw new UsageError('--collector-tstamp must be milliseconds since the epoch');
+    if (!Number.isSafeInteger(tstamp))
+      throw new UsageError('--collector-tstamp must be milliseconds since the epoch');
 
     const resolverConfig =
       values.resolver === undefined
@@ -160,5 +169,3 @@ export const enrichCommand: Command = {
     return 0;
   },
 };
-
-

@@ -5,7 +5,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ENRICHMENTS } from './registry.js';
-import { type Enrichment, type EnrichmentConfig, EnrichmentConfigError, type EnrichmentEnv } from './types.js';
+import {
+  type Enrichment,
+  type EnrichmentConfig,
+  EnrichmentConfigError,
+  type EnrichmentEnv,
+} from './types.js';
 
 const IGLU_URI = /^iglu:([a-zA-Z0-9-_.]+)\/([a-zA-Z0-9-_]+)\/jsonschema\/([1-9][0-9]*)-([0-9]+)-([0-9]+)$/;
 
@@ -33,7 +38,11 @@ export async function readEnrichmentDir(dir: string): Promise<Array<{ file: stri
 /** Splits the `enrichments` wrapper into its entries; any other document is one entry. */
 function entries(source: { file: string; json: unknown }): Array<{ where: string; json: unknown }> {
   const j = source.json as { schema?: unknown; data?: unknown };
-  if (typeof j?.schema === 'string' && j.schema.includes('/enrichments/jsonschema/') && Array.isArray(j.data)) {
+  if (
+    typeof j?.schema === 'string' &&
+    j.schema.includes('/enrichments/jsonschema/') &&
+    Array.isArray(j.data)
+  ) {
     return j.data.map((json, i) => ({ where: `${source.file}: data[${i}]`, json }));
   }
   return [{ where: source.file, json: source.json }];
@@ -46,10 +55,13 @@ export function parseEnrichmentConfig(json: unknown, where: string): EnrichmentC
     throw new EnrichmentConfigError(`${where}: schema: expected an iglu: URI string`);
   }
   const m = IGLU_URI.exec(j.schema);
-  if (m === null) throw new EnrichmentConfigError(`${where}: schema: not an iglu: jsonschema URI (${j.schema})`);
+  if (m === null)
+    throw new EnrichmentConfigError(`${where}: schema: not an iglu: jsonschema URI (${j.schema})`);
   const data = j.data;
-  if (typeof data !== 'object' || data === null) throw new EnrichmentConfigError(`${where}: data: expected an object`);
-  if (typeof data.enabled !== 'boolean') throw new EnrichmentConfigError(`${where}: data.enabled: expected a boolean`);
+  if (typeof data !== 'object' || data === null)
+    throw new EnrichmentConfigError(`${where}: data: expected an object`);
+  if (typeof data.enabled !== 'boolean')
+    throw new EnrichmentConfigError(`${where}: data.enabled: expected a boolean`);
   const parameters = data.parameters ?? {};
   if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) {
     throw new EnrichmentConfigError(`${where}: data.parameters: expected an object`);
@@ -88,7 +100,9 @@ export async function buildEnrichments(
       const def = ENRICHMENTS.get(config.name);
       if (def === undefined || !config.enabled) continue;
       if (!criterionMatches(def.criterion, config.schemaKey)) {
-        throw new EnrichmentConfigError(`${where}: schema: ${config.schemaKey} is not one of ${def.criterion}`);
+        throw new EnrichmentConfigError(
+          `${where}: schema: ${config.schemaKey} is not one of ${def.criterion}`,
+        );
       }
       let r = env.resolver.check(config.schemaKey, (json as { data: unknown }).data);
       if (r instanceof Promise) r = await r.catch(() => ({ ok: true as const }));

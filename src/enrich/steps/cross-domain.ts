@@ -2,8 +2,8 @@ import { decodeBase64Lenient } from '../../protocol/base64.js';
 import { F } from '../../protocol/enriched-fields.js';
 import { formatTimestamp, parseMsTimestamp } from '../../protocol/java-format.js';
 import { sanitize } from '../../protocol/sanitize.js';
-import type { EnrichedEvent } from '../event.js';
 import { type Enrichment, ORDER, type StepOutcome } from '../enrichments/types.js';
+import type { EnrichedEvent } from '../event.js';
 
 /** The parts of a cross-domain `_sp` parameter (spec §4.14); empty parts are null. */
 export interface CrossNavigation {

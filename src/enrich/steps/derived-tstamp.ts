@@ -1,7 +1,7 @@
 import { F } from '../../protocol/enriched-fields.js';
 import { formatTimestamp } from '../../protocol/java-format.js';
-import type { EnrichedEvent } from '../event.js';
 import { type Enrichment, ORDER } from '../enrichments/types.js';
+import type { EnrichedEvent } from '../event.js';
 
 /**
  * `derived_tstamp`: the true timestamp when given; otherwise the collector time corrected for the

@@ -1,7 +1,7 @@
 import { F } from '../../protocol/enriched-fields.js';
 import { parseQueryString } from '../../protocol/querystring.js';
-import type { EnrichedEvent } from '../event.js';
 import { type Enrichment, ORDER, type StepOutcome } from '../enrichments/types.js';
+import type { EnrichedEvent } from '../event.js';
 
 /** Decodes the page URL's query once for the steps that read it (campaigns, `_sp`). */
 export const pageQuery: Enrichment = {
@@ -16,7 +16,11 @@ export const pageQuery: Enrichment = {
       return [
         {
           enrichment: null,
-          message: { field: 'page_urlquery', value: q, expectation: e instanceof Error ? e.message : String(e) },
+          message: {
+            field: 'page_urlquery',
+            value: q,
+            expectation: e instanceof Error ? e.message : String(e),
+          },
         },
       ];
     }

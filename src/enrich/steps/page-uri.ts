@@ -1,7 +1,7 @@
 import { F } from '../../protocol/enriched-fields.js';
 import { parseUri } from '../../protocol/uri.js';
-import type { EnrichedEvent } from '../event.js';
 import { type Enrichment, ORDER, type StepOutcome } from '../enrichments/types.js';
+import type { EnrichedEvent } from '../event.js';
 
 /**
  * Page URL from the tracker's `url`, else the collector's `Referer` header; re-serialised (spaces

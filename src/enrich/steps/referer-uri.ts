@@ -1,7 +1,7 @@
 import { F } from '../../protocol/enriched-fields.js';
 import { parseUri } from '../../protocol/uri.js';
-import type { EnrichedEvent } from '../event.js';
 import { type Enrichment, ORDER, type StepOutcome } from '../enrichments/types.js';
+import type { EnrichedEvent } from '../event.js';
 
 /** `refr_url*` components from `page_referrer` (the tracker's `refr`); always runs. */
 export const refererUri: Enrichment = {

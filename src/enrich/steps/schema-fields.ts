@@ -1,6 +1,6 @@
 import { F } from '../../protocol/enriched-fields.js';
-import type { EnrichedEvent } from '../event.js';
 import { type Enrichment, ORDER, type StepOutcome } from '../enrichments/types.js';
+import type { EnrichedEvent } from '../event.js';
 
 const FIXED: Record<string, readonly [string, string, string, string]> = {
   page_view: ['com.snowplowanalytics.snowplow', 'page_view', 'jsonschema', '1-0-0'],

@@ -29,4 +29,7 @@ export interface TaskResult {
   error?: string;
 }
 
-export type WorkerMessage = { type: 'ready' } | { type: 'init-error'; message: string } | ({ type: 'result' } & TaskResult);
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'init-error'; message: string }
+  | ({ type: 'result' } & TaskResult);

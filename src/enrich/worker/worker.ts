@@ -1,9 +1,10 @@
 /** Worker-thread entry: builds one Enricher and enriches the batches the pool sends it. */
-import { parentPort, workerData } from 'node:worker_threads';
+
 import { resolve } from 'node:path';
-import { buildEnrichments, readEnrichmentDir } from '../enrichments/load.js';
-import { type EnrichOutput, Enricher } from '../pipeline.js';
+import { parentPort, workerData } from 'node:worker_threads';
 import { createResolver } from '../../iglu/resolver.js';
+import { buildEnrichments, readEnrichmentDir } from '../enrichments/load.js';
+import { Enricher, type EnrichOutput } from '../pipeline.js';
 import type { TaskRequest, TaskResult, WorkerInit, WorkerMessage } from './protocol.js';
 
 const port = parentPort;
@@ -40,7 +41,12 @@ start().then(
         // Only infrastructure failures (an unreachable Iglu registry) get here; the batch is retried.
         error = e instanceof Error ? e.message : String(e);
       }
-      const result: { type: 'result' } & TaskResult = { type: 'result', id: task.id, good: out.good, bad: out.bad };
+      const result: { type: 'result' } & TaskResult = {
+        type: 'result',
+        id: task.id,
+        good: out.good,
+        bad: out.bad,
+      };
       if (out.trace !== undefined) {
         result.goodRaw = out.trace.good;
         result.badRaw = out.trace.bad;
@@ -51,6 +57,9 @@ start().then(
     port.postMessage({ type: 'ready' } satisfies WorkerMessage);
   },
   (e: unknown) => {
-    port.postMessage({ type: 'init-error', message: e instanceof Error ? e.message : String(e) } satisfies WorkerMessage);
+    port.postMessage({
+      type: 'init-error',
+      message: e instanceof Error ? e.message : String(e),
+    } satisfies WorkerMessage);
   },
 );
