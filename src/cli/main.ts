@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { type Command, UsageError } from './command.js';
 import { enrichCommand } from './commands/enrich.js';
+import { microCommand } from './commands/micro.js';
 
-const COMMANDS: readonly Command[] = [enrichCommand];
+const COMMANDS: readonly Command[] = [enrichCommand, microCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {

@@ -125,6 +125,25 @@ export interface ConfigSources {
   env?: NodeJS.ProcessEnv;
   /** dotted key → value, from flags */
   overrides?: ReadonlyArray<readonly [string, unknown]>;
+  /** dotted key → value, a command's own defaults (below the file) */
+  defaults?: ReadonlyArray<readonly [string, unknown]>;
+}
+
+function deepMerge(into: Json, from: Json): Json {
+  for (const [k, v] of Object.entries(from)) {
+    const cur = into[k];
+    if (
+      typeof v === 'object' &&
+      v !== null &&
+      !Array.isArray(v) &&
+      typeof cur === 'object' &&
+      cur !== null &&
+      !Array.isArray(cur)
+    ) {
+      deepMerge(cur as Json, v as Json);
+    } else into[k] = v;
+  }
+  return into;
 }
 
 /** Builds and validates the configuration: file, then environment, then flags. */
@@ -148,6 +167,9 @@ export function loadConfig(sources: ConfigSources = {}): FurrowConfig {
       throw new ConfigError(`config file ${file}: expected a JSON object`);
     }
   }
+  const withDefaults: Json = {};
+  for (const [key, value] of sources.defaults ?? []) setPath(withDefaults, key, value);
+  base = deepMerge(withDefaults, base);
   for (const [name, key, kind] of ENV_KEYS) {
     const v = env[name];
     if (v !== undefined && v !== '') setPath(base, key, coerce(`${name} (${key})`, v, kind));
