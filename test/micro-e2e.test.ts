@@ -3,7 +3,6 @@
  * to it (POST and GET), and the Micro API answering as Snowplow Micro does (spec collector §6, 52–67).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,37 +12,8 @@ import {
   buildStructEvent,
   newTracker,
 } from '@snowplow/node-tracker';
+import { startFurrow } from './helpers/furrow-process.js';
 import { requireShared, sharedDir } from './helpers/shared.js';
-
-const BIN = join(process.cwd(), 'bin', 'furrow.js');
-
-/** Starts `furrow micro` on a free port and resolves with its base URL once it listens. */
-export async function startFurrow(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ child: ChildProcess; base: string; port: number }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, FURROW_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  const base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`furrow did not start: ${stderr}`)), 20_000);
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`furrow exited with ${code}: ${stderr}`));
-    });
-  });
-  return { child, base, port: Number(new URL(base).port) };
-}
 
 describe('furrow micro with the official node tracker', () => {
   let furrow: Awaited<ReturnType<typeof startFurrow>> | undefined;
