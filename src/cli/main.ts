@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { type Command, UsageError } from './command.js';
 import { enrichCommand } from './commands/enrich.js';
 import { microCommand } from './commands/micro.js';
+import { upCommand } from './commands/up.js';
 
-const COMMANDS: readonly Command[] = [enrichCommand, microCommand];
+const COMMANDS: readonly Command[] = [upCommand, microCommand, enrichCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {

@@ -22,7 +22,7 @@ export interface Metrics {
 
 export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'furrow_process_' });
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'furrow_' });
   const registers = [registry];
   return {
     registry,

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DuckDbConfigError, parseDuckDbLoaderConfig } from './config.js';
+
+describe('duckdb loader config', () => {
+  it('fills defaults, the path under dataDir', () => {
+    const c = parseDuckDbLoaderConfig(undefined, { dataDir: '/data' });
+    assert.deepEqual(c, {
+      path: '/data/warehouse.duckdb',
+      schema: 'atomic',
+      maxRows: 5000,
+      maxBytes: 16 * 1024 * 1024,
+      maxDelayMs: 1000,
+      stagingDir: '/data',
+      threads: undefined,
+      memoryLimit: undefined,
+      checkpointThreshold: '256MB',
+    });
+  });
+
+  it('names the key at fault', () => {
+    const bad: Array<[unknown, string]> = [
+      [{ maxRows: 0 }, 'loader.duckdb.maxRows'],
+      [{ schema: 'a;drop' }, 'loader.duckdb.schema'],
+      [{ maxDelayMs: 'soon' }, 'loader.duckdb.maxDelayMs'],
+      [{ memoryLimit: 'lots' }, 'loader.duckdb.memoryLimit'],
+      [{ batchSize: 3 }, 'loader.duckdb.batchSize'],
+    ];
+    for (const [input, key] of bad) {
+      assert.throws(
+        () => parseDuckDbLoaderConfig(input),
+        (e: unknown) => e instanceof DuckDbConfigError && e.key === key && e.message.startsWith(`${key}: `),
+      );
+    }
+  });
+});
