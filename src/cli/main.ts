@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { type Command, UsageError } from './command.js';
 import { enrichCommand } from './commands/enrich.js';
 import { microCommand } from './commands/micro.js';
+import { collectorCommand, loadCommand } from './commands/roles.js';
 import { upCommand } from './commands/up.js';
 
-const COMMANDS: readonly Command[] = [upCommand, microCommand, enrichCommand];
+const COMMANDS: readonly Command[] = [upCommand, microCommand, enrichCommand, collectorCommand, loadCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {

@@ -44,6 +44,33 @@ export const furrowConfigSchema = z
         durability: z.enum(['fsync', 'os']).default('fsync'),
       })
       .prefault({}),
+    streams: z
+      .strictObject({
+        /** `embedded` (a durable log in the data directory), `kafka`, `nats` or `pubsub` */
+        engine: z.string().default('embedded'),
+        /** stream (topic) names of the three streams */
+        names: z
+          .strictObject({
+            raw: z.string().min(1).default('raw'),
+            enriched: z.string().min(1).default('enriched'),
+            bad: z.string().min(1).default('bad'),
+          })
+          .prefault({}),
+        /** engine options, validated by the engine (see docs/distributed.md) */
+        embedded: z.unknown().optional(),
+        kafka: z.unknown().optional(),
+        nats: z.unknown().optional(),
+        pubsub: z.unknown().optional(),
+      })
+      .prefault({}),
+    warehouse: z
+      .strictObject({
+        /** `duckdb` (a file in the data directory) or `postgres` */
+        loader: z.string().default('duckdb'),
+        duckdb: z.unknown().optional(),
+        postgres: z.unknown().optional(),
+      })
+      .prefault({}),
     loader: z
       .strictObject({
         batchRows: z.number().int().min(1).default(5000),
@@ -91,6 +118,8 @@ export const ENV_KEYS: ReadonlyArray<readonly [string, string, 'string' | 'numbe
   ['FURROW_SPOOL_MAX_BYTES', 'spool.maxBytes', 'number'],
   ['FURROW_DURABILITY', 'spool.durability', 'string'],
   ['FURROW_LOG_LEVEL', 'log.level', 'string'],
+  ['FURROW_STREAMS', 'streams.engine', 'string'],
+  ['FURROW_WAREHOUSE', 'warehouse.loader', 'string'],
 ];
 
 type Json = Record<string, unknown>;

@@ -9,11 +9,15 @@ import { defaultResolverConfig } from '../../iglu/resolver-config.js';
 import { encodeCollectorPayload } from '../../protocol/collector-payload.js';
 import { type Command, UsageError } from '../command.js';
 import { parseRequestText } from '../request-text.js';
+import { roleHelp, runRole } from './roles.js';
 
-const HELP = `Usage: furrow enrich [options] [FILE]
+const HELP = `Usage: furrow enrich [options] FILE|-
+       furrow enrich [role options]        (no FILE: the stream role, see below)
 
-Enrich raw collector records without a server: reads FILE (or standard input), writes enriched
-TSV lines (131 fields, Snowplow's format) and bad rows (self-describing JSON, one per line).
+Enrich raw collector records without a server: reads FILE (or standard input with "-"), writes
+enriched TSV lines (131 fields, Snowplow's format) and bad rows (self-describing JSON, one per line).
+Without FILE, furrow enrich runs as the enrich role of distributed mode (raw stream → enriched and bad
+streams); "furrow enrich --role-help" lists the role's options.
 
 Input formats (--format, default auto):
   request   readable HTTP requests, separated by a line "---":
@@ -91,11 +95,48 @@ function records(
   }
 }
 
+const VALUE_FLAGS = new Set([
+  '-f',
+  '--format',
+  '-o',
+  '--good',
+  '-b',
+  '--bad',
+  '-r',
+  '--resolver',
+  '-e',
+  '--enrichments',
+  '--collector-tstamp',
+  '--ip',
+]);
+
+/** True when argv names an input (a FILE or "-"), i.e. offline mode. */
+function hasPositional(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-') return true;
+    if (a.startsWith('-')) {
+      if (VALUE_FLAGS.has(a)) i++;
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
 export const enrichCommand: Command = {
   name: 'enrich',
-  summary: 'enrich raw collector records from a file or stdin (no server)',
+  summary: 'enrich records from a file or stdin (FILE|-), or run the enrich stream role',
   help: HELP,
   async run(argv) {
+    if (argv.includes('--role-help')) {
+      process.stdout.write(roleHelp('enrich'));
+      return 0;
+    }
+    // No input file: the stream role. Offline use always names its input ("-" for stdin), so a
+    // container started without arguments never blocks reading an empty standard input.
+    if (!argv.includes('-h') && !argv.includes('--help') && !hasPositional(argv))
+      return runRole('enrich', argv);
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,

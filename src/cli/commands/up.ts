@@ -47,7 +47,7 @@ export const upCommand: Command = {
         `  collector   ${app.url}  (tracker endpoint)`,
         `  Micro API   ${app.url}/micro/good`,
         `  status      ${app.url}/status   metrics ${app.url}/metrics`,
-        `  warehouse   ${app.warehousePath}  (DuckDB: SELECT * FROM atomic.events)`,
+        `  warehouse   ${app.warehouse}  (table atomic.events)`,
         `  data        ${app.dataDir}`,
         'Press Ctrl-C to drain and stop.',
         '',

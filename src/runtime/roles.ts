@@ -1,0 +1,211 @@
+/**
+ * The three roles of the pipeline, each startable alone (`furrow collector|enrich|load`, one per process,
+ * scaled by running more) or all together (`furrow up`). A role depends only on the `StreamEngine` and
+ * `Loader` interfaces; which engine and warehouse back them is configuration.
+ */
+import { resolve } from 'node:path';
+import type { CollectorConfig } from '../collector/config.js';
+import { type CollectorSink, createCollectorHandler } from '../collector/handler.js';
+import { Spool } from '../collector/spool.js';
+import { SpoolSink } from '../collector/spool-sink.js';
+import { EnrichStage } from '../enrich/stage.js';
+import { WorkerPool } from '../enrich/worker/pool.js';
+import type { TaskResult } from '../enrich/worker/protocol.js';
+import { createLoader } from '../loaders/registry.js';
+import { LoadStage } from '../loaders/stage.js';
+import type { Loader } from '../loaders/types.js';
+import { createStreamEngine } from '../streams/registry.js';
+import type { Stream, StreamEngine } from '../streams/types.js';
+import type { FurrowConfig } from './config.js';
+import type { Handler } from './http-server.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { resolverConfigFor } from './resolver.js';
+
+export interface Streams {
+  engine: StreamEngine;
+  raw: Stream;
+  enriched: Stream;
+  bad: Stream;
+}
+
+export async function openStreams(cfg: FurrowConfig): Promise<Streams> {
+  const kind = cfg.streams.engine;
+  const options = (cfg.streams as Record<string, unknown>)[kind];
+  const engine = await createStreamEngine(kind, options, {
+    dataDir: resolve(cfg.dataDir),
+    durability: cfg.spool.durability,
+  });
+  const n = cfg.streams.names;
+  const [raw, enriched, bad] = await Promise.all([
+    engine.stream(n.raw),
+    engine.stream(n.enriched),
+    engine.stream(n.bad),
+  ]);
+  return { engine, raw, enriched, bad };
+}
+
+/** Resolves true once `group` has consumed everything in `stream`, false at the deadline. */
+export async function caughtUp(stream: Stream, group: string, deadline: number): Promise<boolean> {
+  for (;;) {
+    if ((await stream.lag(group)) === 0) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface CollectorRole {
+  handler: Handler;
+  spool: Spool;
+  ready(): boolean;
+  /** drain the spool into the raw stream (until the deadline) */
+  stop(deadline: number): Promise<void>;
+}
+
+export async function startCollectorRole(
+  cfg: FurrowConfig,
+  streams: Streams,
+  metrics: Metrics,
+  log: Logger,
+  opts: { collector?: CollectorConfig; sink?: CollectorSink } = {},
+): Promise<CollectorRole> {
+  const spool = await Spool.open({
+    dataDir: resolve(cfg.dataDir),
+    maxBytes: cfg.spool.maxBytes,
+    durability: cfg.spool.durability,
+  });
+  spool.start(streams.raw);
+  const gauges = setInterval(() => {
+    const s = spool.stats();
+    metrics.spoolBytes.set(s.bytes);
+    metrics.spoolSegments.set(s.segments);
+    metrics.spoolRecords.set(s.records);
+    metrics.spoolOldestAge.set(s.oldestAgeSeconds);
+  }, 1000);
+  gauges.unref();
+  const handler = createCollectorHandler({
+    config: opts.collector ?? cfg.collector,
+    sink: opts.sink ?? new SpoolSink(spool, streams.bad),
+    observe: (route, status) => {
+      metrics.httpRequests.inc({ route, status });
+      if (status === 503) metrics.spoolRejected.inc();
+    },
+  });
+  return {
+    handler,
+    spool,
+    ready: () => !spool.stats().highWatermark,
+    async stop(deadline) {
+      const r = await spool.drain(deadline);
+      clearInterval(gauges);
+      log.info({ spool: r }, 'collector: spool drained');
+    },
+  };
+}
+
+export interface EnrichRole {
+  pool: WorkerPool;
+  stop(deadline: number): Promise<void>;
+}
+
+export async function startEnrichRole(
+  cfg: FurrowConfig,
+  streams: Streams,
+  metrics: Metrics,
+  log: Logger,
+  opts: { onResult?: (r: TaskResult) => void; trace?: boolean } = {},
+): Promise<EnrichRole> {
+  const pool = new WorkerPool({
+    size: cfg.enrich.workers,
+    init: {
+      resolverConfig: resolverConfigFor(cfg),
+      enrichmentsDir:
+        cfg.enrich.enrichmentsDir === undefined ? undefined : resolve(cfg.enrich.enrichmentsDir),
+      maxJsonDepth: cfg.enrich.maxJsonDepth,
+      acceptInvalid: cfg.enrich.acceptInvalid,
+      trace: opts.trace ?? false,
+    },
+    onRestart: (reason) => {
+      metrics.workerRestarts.inc();
+      log.warn({ reason }, 'enrich worker restarted');
+    },
+  });
+  await pool.ready();
+  const stage = new EnrichStage({
+    raw: streams.raw,
+    enriched: streams.enriched,
+    bad: streams.bad,
+    pool,
+    batchSize: cfg.enrich.batchSize,
+    metrics,
+    log,
+    onResult: opts.onResult,
+  });
+  stage.start();
+  const lag = setInterval(() => {
+    streams.raw.lag('enrich').then(
+      (n) => metrics.streamLag.set({ stream: cfg.streams.names.raw, group: 'enrich' }, n),
+      () => {},
+    );
+  }, 1000);
+  lag.unref();
+  return {
+    pool,
+    async stop(deadline) {
+      const done = await caughtUp(streams.raw, 'enrich', deadline);
+      clearInterval(lag);
+      await stage.stop();
+      await pool.close();
+      log.info({ caughtUp: done }, 'enrich: stopped');
+    },
+  };
+}
+
+export interface LoadRole {
+  loader: Loader & { describe(): string };
+  stop(deadline: number): Promise<void>;
+}
+
+export async function startLoadRole(
+  cfg: FurrowConfig,
+  streams: Streams,
+  metrics: Metrics,
+  log: Logger,
+): Promise<LoadRole> {
+  const kind = cfg.warehouse.loader;
+  const loader = createLoader(kind, (cfg.warehouse as Record<string, unknown>)[kind], {
+    dataDir: resolve(cfg.dataDir),
+  });
+  await loader.init();
+  const stage = new LoadStage({
+    enriched: streams.enriched,
+    bad: streams.bad,
+    loader,
+    batchSize: cfg.loader.batchRows,
+    maxWaitMs: cfg.loader.maxDelayMs,
+    metrics,
+    log,
+  });
+  stage.start();
+  const lag = setInterval(() => {
+    for (const s of [streams.enriched, streams.bad]) {
+      s.lag('loader').then(
+        (n) => metrics.streamLag.set({ stream: s.name, group: 'loader' }, n),
+        () => {},
+      );
+    }
+  }, 1000);
+  lag.unref();
+  return {
+    loader,
+    async stop(deadline) {
+      const done =
+        (await caughtUp(streams.enriched, 'loader', deadline)) &&
+        (await caughtUp(streams.bad, 'loader', deadline));
+      clearInterval(lag);
+      await stage.stop();
+      await loader.close();
+      log.info({ caughtUp: done }, 'loader: stopped');
+    },
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Stream engines by name, built from configuration. Adding an engine is a folder beside `embedded/`
+ * plus one line here; stages only ever see the `StreamEngine` interface.
+ */
+import { EmbeddedStreamEngine } from './embedded/engine.js';
+import type { StreamEngine } from './types.js';
+
+export interface EngineContext {
+  /** the role's data directory (the embedded engine keeps its logs there) */
+  dataDir: string;
+  durability: 'fsync' | 'os';
+}
+
+export interface EngineDefinition {
+  readonly kind: string;
+  /** `options` is the user's `streams.<kind>` block, validated by the engine (errors name the key) */
+  create(options: unknown, ctx: EngineContext): Promise<StreamEngine>;
+}
+
+const definitions: EngineDefinition[] = [
+  {
+    kind: 'embedded',
+    async create(_options, ctx) {
+      return new EmbeddedStreamEngine({ dir: ctx.dataDir, durability: ctx.durability });
+    },
+  },
+];
+
+export const STREAM_ENGINES: ReadonlyMap<string, EngineDefinition> = new Map(
+  definitions.map((d) => [d.kind, d]),
+);
+
+export async function createStreamEngine(
+  kind: string,
+  options: unknown,
+  ctx: EngineContext,
+): Promise<StreamEngine> {
+  const def = STREAM_ENGINES.get(kind);
+  if (def === undefined) {
+    throw new Error(
+      `streams.engine: unknown engine "${kind}" (known: ${[...STREAM_ENGINES.keys()].join(', ')})`,
+    );
+  }
+  return def.create(options, ctx);
+}
