@@ -20,6 +20,7 @@
  */
 import { join } from 'node:path';
 import { CheckpointFile } from '../streams/embedded/checkpoint.js';
+import { FRAME_HEADER_BYTES } from '../streams/embedded/frame.js';
 import {
   LogFullError,
   type LogRecord,
@@ -131,7 +132,8 @@ export class Spool {
   private retention?: Promise<void>;
   private retentionAgain = false;
   private retentionTimer?: NodeJS.Timeout;
-  private fullSinceFreed = false;
+  /** frame size of the last append refused for space; 0 once one succeeds */
+  private refusedBytes = 0;
   private oldestCache?: { seq: number; ts: number };
   private lastError?: string;
   private counters = { appended: 0, rejected: 0, forwarded: 0, publishErrors: 0 };
@@ -194,13 +196,13 @@ export class Spool {
     const p = this.log.append([record]).then(
       () => {
         this.counters.appended++;
-        this.fullSinceFreed = false;
+        this.refusedBytes = 0;
         this.kick();
       },
       (e) => {
         if (e instanceof LogFullError) {
           this.counters.rejected++;
-          this.fullSinceFreed = true;
+          this.refusedBytes = record.length + FRAME_HEADER_BYTES;
           throw new SpoolFullError(this.o.maxBytes);
         }
         this.lastError = errText(e);
@@ -272,7 +274,8 @@ export class Spool {
       segments: ls.segments,
       records,
       oldestAgeSeconds: oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000),
-      full: this.fullSinceFreed || used >= this.o.maxBytes,
+      // full while an append like the last refused one would still be refused
+      full: used + Math.max(this.refusedBytes, 1) > this.o.maxBytes,
       highWatermark: used >= this.o.maxBytes * this.o.highWatermark,
       accepting: this.accepting,
       lastError: this.lastError ?? ls.lastError?.message,
@@ -315,11 +318,11 @@ export class Spool {
         }
       } catch (e) {
         this.lastError = `spool read: ${errText(e)}`;
-        await this.loopWake.sleep(this.backoff());
+        await this.loopWake.sleep(this.backoff(), true);
         continue;
       }
       if (signal.aborted) break;
-      await this.loopWake.sleep(60_000);
+      await this.loopWake.sleep(60_000, true);
     }
   }
 
@@ -346,6 +349,7 @@ export class Spool {
         const delay = this.backoff();
         await new Promise<void>((resolve) => {
           const t = setTimeout(finish, delay);
+          t.unref();
           function finish() {
             clearTimeout(t);
             signal.removeEventListener('abort', finish);
@@ -406,9 +410,7 @@ export class Spool {
     this.retention = this.log
       .truncateBefore(upTo, { rollActive: upTo >= this.log.nextSeq })
       .then(
-        (n) => {
-          if (n > 0) this.fullSinceFreed = false;
-        },
+        () => undefined,
         (e) => {
           this.lastError = `spool retention: ${errText(e)}`;
         },
@@ -469,13 +471,15 @@ class Wake {
     this.resolve?.();
   }
 
-  sleep(ms: number): Promise<void> {
+  /** `unref`: this wait alone should not keep the process alive. */
+  sleep(ms: number, unref = false): Promise<void> {
     if (this.kicked) {
       this.kicked = false;
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
       const t = setTimeout(() => this.resolve?.(), Math.max(0, ms));
+      if (unref) t.unref();
       this.resolve = () => {
         clearTimeout(t);
         this.resolve = undefined;
@@ -490,6 +494,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   if (!Number.isFinite(ms)) return p;
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`publish timed out after ${ms} ms`)), ms);
+    t.unref();
     p.then(
       (v) => {
         clearTimeout(t);

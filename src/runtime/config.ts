@@ -27,6 +27,10 @@ export const furrowConfigSchema = z
         workers: z.number().int().min(1).max(64).default(Math.max(1, availableParallelism())),
         /** folder of Snowplow enrichment configuration files */
         enrichmentsDir: z.string().optional(),
+        /** with no enrichmentsDir: `standard` (ua_parser, campaigns, fingerprint, bot detection) or `none` */
+        defaultEnrichments: z.enum(['standard', 'none']).default('standard'),
+        /** a referer database (path or URL, Snowplow's referers.json/.yml) enabling the default referer_parser */
+        refererDatabase: z.string().optional(),
         maxJsonDepth: z.number().int().min(1).default(50),
         acceptInvalid: z.boolean().default(false),
         batchSize: z.number().int().min(1).default(1000),

@@ -3,9 +3,8 @@
  * process, events stored before the collector answers, the `/micro/*` API on the same port.
  */
 import type { Server } from 'node:http';
-import { resolve } from 'node:path';
 import { createCollectorHandler } from '../collector/handler.js';
-import { buildEnrichments, readEnrichmentDir } from '../enrich/enrichments/load.js';
+import { chooseEnrichments } from '../enrich/enrichments/defaults.js';
 import { Enricher } from '../enrich/pipeline.js';
 import { createResolver } from '../iglu/resolver.js';
 import { createMicroHandler } from '../micro/routes.js';
@@ -29,13 +28,10 @@ export interface RunningApp {
 
 export async function startMicroApp(cfg: FurrowConfig, log: Logger): Promise<RunningApp> {
   const resolver = createResolver(resolverConfigFor(cfg));
-  const enrichments =
-    cfg.enrich.enrichmentsDir === undefined
-      ? []
-      : await buildEnrichments(await readEnrichmentDir(cfg.enrich.enrichmentsDir), {
-          resolver,
-          baseDir: resolve(cfg.enrich.enrichmentsDir),
-        });
+  const enrichments = await chooseEnrichments(
+    { dir: cfg.enrich.enrichmentsDir, defaults: cfg.enrich.defaultEnrichments, refererDatabase: cfg.enrich.refererDatabase },
+    { resolver },
+  );
   // Micro has no record-size limit: nothing is split or turned into a size violation.
   const enricher = new Enricher({
     resolver,

@@ -3,6 +3,10 @@
  * plus one line here; stages only ever see the `StreamEngine` interface.
  */
 import { EmbeddedStreamEngine } from './embedded/engine.js';
+import type { NatsStreamsOptions } from './nats/config.js';
+import { NatsStreamEngine } from './nats/engine.js';
+import type { PubSubStreamsOptions } from './pubsub/config.js';
+import { PubSubStreamEngine } from './pubsub/engine.js';
 import type { StreamEngine } from './types.js';
 
 export interface EngineContext {
@@ -23,6 +27,11 @@ const definitions: EngineDefinition[] = [
     async create(_options, ctx) {
       return new EmbeddedStreamEngine({ dir: ctx.dataDir, durability: ctx.durability });
     },
+  },
+  { kind: 'nats', create: (options) => NatsStreamEngine.connect((options ?? {}) as NatsStreamsOptions) },
+  {
+    kind: 'pubsub',
+    create: (options) => PubSubStreamEngine.connect((options ?? {}) as PubSubStreamsOptions),
   },
 ];
 

@@ -2,7 +2,7 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildEnrichments, readEnrichmentDir } from '../../enrich/enrichments/load.js';
+import { chooseEnrichments } from '../../enrich/enrichments/defaults.js';
 import { Enricher, type EnrichOutput } from '../../enrich/pipeline.js';
 import { createResolver } from '../../iglu/resolver.js';
 import { defaultResolverConfig } from '../../iglu/resolver-config.js';
@@ -38,7 +38,11 @@ Options:
   -b, --bad FILE          write bad rows here (default: standard error)
   -r, --resolver FILE     Iglu resolver configuration (Snowplow's resolver-config JSON, 1-0-0…1-0-3);
                           default: Iglu Central over HTTP plus ./schemas when that folder exists
-  -e, --enrichments DIR   folder of Snowplow enrichment configuration JSON files
+  -e, --enrichments DIR   folder of Snowplow enrichment configuration JSON files; without it a default
+                          set runs: ua_parser, campaign_attribution, event_fingerprint, bot_detection
+      --referer-database F  Snowplow referer database (referers.json/.yml, path or URL): adds
+                          referer_parser to the default set
+      --no-enrichments    run no enrichments at all
       --collector-tstamp MS  collector timestamp for request input (default: now)
       --ip ADDRESS        client IP for request input (default 127.0.0.1; X-Forwarded-For wins)
   -q, --quiet             no summary line on standard error
@@ -146,6 +150,8 @@ export const enrichCommand: Command = {
         bad: { type: 'string', short: 'b' },
         resolver: { type: 'string', short: 'r' },
         enrichments: { type: 'string', short: 'e' },
+        'no-enrichments': { type: 'boolean', default: false },
+        'referer-database': { type: 'string' },
         'collector-tstamp': { type: 'string' },
         ip: { type: 'string', default: '127.0.0.1' },
         quiet: { type: 'boolean', short: 'q', default: false },
@@ -169,13 +175,10 @@ export const enrichCommand: Command = {
         ? defaultResolverConfig(existsSync('schemas') ? { schemasDir: resolve('schemas') } : {})
         : JSON.parse(await readFile(values.resolver, 'utf8'));
     const resolver = createResolver(resolverConfig);
-    const enrichments =
-      values.enrichments === undefined
-        ? []
-        : await buildEnrichments(await readEnrichmentDir(values.enrichments), {
-            resolver,
-            baseDir: resolve(values.enrichments),
-          });
+    const enrichments = await chooseEnrichments(
+      { dir: values.enrichments, defaults: values['no-enrichments'] ? 'none' : 'standard', refererDatabase: values['referer-database'] },
+      { resolver },
+    );
     const enricher = new Enricher({ resolver, enrichments });
 
     const input = await readInput(positionals[0]);

@@ -72,6 +72,7 @@ export function parseEnrichmentConfig(json: unknown, where: string): EnrichmentC
     name: m[2],
     enabled: data.enabled,
     parameters: parameters as Record<string, unknown>,
+    data,
   };
 }
 
@@ -104,7 +105,13 @@ export async function buildEnrichments(
           `${where}: schema: ${config.schemaKey} is not one of ${def.criterion}`,
         );
       }
-      let r = env.resolver.check(config.schemaKey, (json as { data: unknown }).data);
+      let checked = (json as { data: Record<string, unknown> }).data;
+      if (def.extensionKeys !== undefined && def.extensionKeys.some((k) => k in config.parameters)) {
+        const parameters = { ...config.parameters };
+        for (const k of def.extensionKeys) delete parameters[k];
+        checked = { ...checked, parameters };
+      }
+      let r = env.resolver.check(config.schemaKey, checked);
       if (r instanceof Promise) r = await r.catch(() => ({ ok: true as const }));
       if (!r.ok && r.error.error === 'ValidationError') {
         const detail = r.error.dataReports.map((d) => d.message).join('; ');

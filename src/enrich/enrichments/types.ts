@@ -71,6 +71,8 @@ export interface EnrichmentConfig {
   name: string;
   enabled: boolean;
   parameters: Record<string, unknown>;
+  /** the whole `data` object: a few configs keep settings beside `parameters` (PII's `emitEvent`) */
+  data?: Record<string, unknown>;
 }
 
 export interface EnrichmentEnv {
@@ -85,6 +87,11 @@ export interface EnrichmentDefinition {
   readonly name: string;
   /** accepted configuration schemas, e.g. `iglu:com.snowplowanalytics.snowplow/anon_ip/jsonschema/1-0-*` */
   readonly criterion: string;
+  /**
+   * Furrow-only keys of `parameters` (e.g. a configurable API base URL for tests and proxies). Snowplow's
+   * config schemas forbid unknown keys, so these are removed before the Iglu validation of the file.
+   */
+  readonly extensionKeys?: readonly string[];
   /** parse and validate the configuration (throw `EnrichmentConfigError` naming the key), then prepare */
   create(config: EnrichmentConfig, env: EnrichmentEnv): Enrichment | Promise<Enrichment>;
 }

@@ -7,6 +7,9 @@ export interface WorkerInit {
   resolverConfig: unknown;
   /** folder of Snowplow enrichment configuration files, if any */
   enrichmentsDir?: string;
+  /** with no folder: the standard default set, or none */
+  defaultEnrichments?: 'standard' | 'none';
+  refererDatabase?: string;
   maxJsonDepth?: number;
   acceptInvalid?: boolean;
   maxRecordSize?: number;

@@ -1,9 +1,8 @@
 /** Worker-thread entry: builds one Enricher and enriches the batches the pool sends it. */
 
-import { resolve } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createResolver } from '../../iglu/resolver.js';
-import { buildEnrichments, readEnrichmentDir } from '../enrichments/load.js';
+import { chooseEnrichments } from '../enrichments/defaults.js';
 import { Enricher, type EnrichOutput } from '../pipeline.js';
 import type { TaskRequest, TaskResult, WorkerInit, WorkerMessage } from './protocol.js';
 
@@ -13,13 +12,10 @@ const init = workerData as WorkerInit;
 
 async function start(): Promise<Enricher> {
   const resolver = createResolver(init.resolverConfig);
-  const enrichments =
-    init.enrichmentsDir === undefined
-      ? []
-      : await buildEnrichments(await readEnrichmentDir(init.enrichmentsDir), {
-          resolver,
-          baseDir: resolve(init.enrichmentsDir),
-        });
+  const enrichments = await chooseEnrichments(
+    { dir: init.enrichmentsDir, defaults: init.defaultEnrichments, refererDatabase: init.refererDatabase },
+    { resolver },
+  );
   return new Enricher({
     resolver,
     enrichments,
