@@ -30,6 +30,8 @@ export class EnrichedEvent {
   dvceCreatedMs = Number.NaN;
   dvceSentMs = Number.NaN;
   trueMs = Number.NaN;
+  /** set by an enrichment that replaced the tracker's entities or event (JavaScript setters) */
+  readonly revalidate: { contexts: boolean; unstruct: boolean } = { contexts: false, unstruct: false };
   /** decoded name/value pairs of the page URL's query, filled by the page-query step */
   pageQuery: Array<[string, string | null]> | null = null;
 

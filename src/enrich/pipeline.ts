@@ -27,7 +27,12 @@ import { pageQuery } from './steps/page-query.js';
 import { pageUri } from './steps/page-uri.js';
 import { refererUri } from './steps/referer-uri.js';
 import { schemaFields } from './steps/schema-fields.js';
-import { type SchemaViolation, validateDerived, validateTrackerJson } from './tracker-json.js';
+import {
+  revalidateReplaced,
+  type SchemaViolation,
+  validateDerived,
+  validateTrackerJson,
+} from './tracker-json.js';
 import { type AtomicFieldError, type TrackerJson, transformParameters } from './transform.js';
 
 export const ATOMIC_SCHEMA = 'iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0';
@@ -202,6 +207,7 @@ export class Enricher {
     // Phase 3: what the enrichments produced, then atomic field lengths.
     const phase3: SchemaViolation[] = [];
     await validateDerived(ev, this.resolver, phase3);
+    if (ev.revalidate.contexts || ev.revalidate.unstruct) await revalidateReplaced(ev, this.resolver, phase3);
     if (!this.acceptInvalid) {
       const tooLong = lengthViolations(f);
       if (tooLong !== null) phase3.push(atomicViolation(tooLong));

@@ -116,6 +116,30 @@ export async function validateTrackerJson(
   }
 }
 
+/** Phase 3: tracker JSON replaced by an enrichment is validated again; invalid parts are dropped. */
+export async function revalidateReplaced(
+  ev: EnrichedEvent,
+  resolver: Resolver,
+  violations: SchemaViolation[],
+): Promise<void> {
+  if (ev.revalidate.unstruct && ev.unstruct !== null) {
+    ev.unstruct = await validEntity(
+      ev,
+      resolver,
+      { schema: ev.unstruct.schema, data: ev.unstruct.data },
+      violations,
+    );
+  }
+  if (ev.revalidate.contexts && ev.contexts.length > 0) {
+    const kept: SelfDescribingJson[] = [];
+    for (const entity of ev.contexts) {
+      const valid = await validEntity(ev, resolver, { schema: entity.schema, data: entity.data }, violations);
+      if (valid !== null) kept.push(valid);
+    }
+    ev.contexts = kept;
+  }
+}
+
 /** Phase 3: entities produced by enrichments must validate too; invalid ones are dropped. */
 export async function validateDerived(
   ev: EnrichedEvent,

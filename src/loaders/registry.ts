@@ -4,6 +4,8 @@
  */
 import { parseDuckDbLoaderConfig } from './duckdb/config.js';
 import { DuckDbLoader } from './duckdb/loader.js';
+import { describeConnection, parsePostgresLoaderConfig } from './postgres/config.js';
+import { PostgresLoader } from './postgres/loader.js';
 import type { Loader } from './types.js';
 
 export interface LoaderContext {
@@ -25,6 +27,15 @@ const definitions: LoaderDefinition[] = [
         keyPrefix: 'warehouse.duckdb',
       });
       return Object.assign(new DuckDbLoader(cfg), { describe: () => `DuckDB ${cfg.path}` });
+    },
+  },
+  {
+    kind: 'postgres',
+    create(options) {
+      const cfg = parsePostgresLoaderConfig(options ?? {}, { keyPrefix: 'warehouse.postgres' });
+      return Object.assign(new PostgresLoader(cfg), {
+        describe: () => `PostgreSQL ${describeConnection(cfg.connection)} schema ${cfg.schema}`,
+      });
     },
   },
 ];

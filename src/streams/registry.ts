@@ -3,6 +3,8 @@
  * plus one line here; stages only ever see the `StreamEngine` interface.
  */
 import { EmbeddedStreamEngine } from './embedded/engine.js';
+import type { KafkaStreamsOptions } from './kafka/config.js';
+import { KafkaStreamEngine } from './kafka/engine.js';
 import type { NatsStreamsOptions } from './nats/config.js';
 import { NatsStreamEngine } from './nats/engine.js';
 import type { PubSubStreamsOptions } from './pubsub/config.js';
@@ -28,6 +30,7 @@ const definitions: EngineDefinition[] = [
       return new EmbeddedStreamEngine({ dir: ctx.dataDir, durability: ctx.durability });
     },
   },
+  { kind: 'kafka', create: async (options) => new KafkaStreamEngine((options ?? {}) as KafkaStreamsOptions) },
   { kind: 'nats', create: (options) => NatsStreamEngine.connect((options ?? {}) as NatsStreamsOptions) },
   {
     kind: 'pubsub',

@@ -324,7 +324,12 @@ export async function createJavascriptEnrichment(
           rep.unstruct = report.unstruct;
         }
       }
-      if (rep.contexts !== undefined || rep.unstruct !== undefined) replaced.set(ev, rep);
+      if (rep.contexts !== undefined || rep.unstruct !== undefined) {
+        replaced.set(ev, rep);
+        // Phase 3 validates replaced tracker JSON through Iglu again, as Snowplow does.
+        if (rep.contexts !== undefined) ev.revalidate.contexts = true;
+        if (rep.unstruct !== undefined) ev.revalidate.unstruct = true;
+      }
     }
     if (report.drop) return DROP;
     if (report.error !== null)
