@@ -1,5 +1,6 @@
 /**
- * bench/enrich: events per second per core through the enrich core (no enrichments configured),
+ * bench/enrich: events per second per core through the enrich core, with no enrichments and with the
+ * default set (plus an ablation table: the default set without each enrichment in turn),
  * on a fixed, generated, realistic mix with schemas warm. Single-threaded: run it pinned to one core,
  *
  *     npm run build && taskset -c 1 node dist/bench/enrich.js [--events 200000] [--runs 3]
@@ -9,6 +10,8 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultEnrichmentConfigs } from '../src/enrich/enrichments/defaults.js';
+import { buildEnrichments } from '../src/enrich/enrichments/load.js';
 import { Enricher, type EnrichOutput } from '../src/enrich/pipeline.js';
 import { createResolver } from '../src/iglu/resolver.js';
 import {
@@ -24,6 +27,10 @@ const { values } = parseArgs({
     events: { type: 'string', default: '200000' },
     runs: { type: 'string', default: '3' },
     shared: { type: 'string', default: resolve('../shared') },
+    /** `standard`: also measure the default enrichment set and its ablation; `none`: only the core */
+    enrichments: { type: 'string', default: 'standard' },
+    /** a referer database for referer_parser in the default set (e.g. ../shared/referer-parser/referers.json) */
+    referers: { type: 'string' },
   },
 });
 const EVENTS = Number(values.events);
@@ -46,11 +53,67 @@ const uuid = () =>
     return (c === 'x' ? r : (r & 3) | 8).toString(16);
   });
 
-const UAS = Array.from(
-  { length: 200 },
-  (_, i) =>
-    `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${100 + (i % 30)}.0.${i}.0 Safari/537.36`,
-);
+/** 1,200 distinct, realistic user agents across browsers, platforms and bots. */
+const UAS: string[] = (() => {
+  const out: string[] = [];
+  for (let i = 0; out.length < 1200; i++) {
+    const v = 100 + (i % 40);
+    const b = i % 400;
+    const kind = i % 8;
+    if (kind === 0)
+      out.push(
+        `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.${b}.0 Safari/537.36`,
+      );
+    else if (kind === 1)
+      out.push(
+        `Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_${i % 8}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${14 + (i % 4)}.${i % 6} Safari/605.1.15`,
+      );
+    else if (kind === 2)
+      out.push(
+        `Mozilla/5.0 (iPhone; CPU iPhone OS ${14 + (i % 4)}_${i % 7} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${14 + (i % 4)}.0 Mobile/15E${148 + b} Safari/604.1`,
+      );
+    else if (kind === 3)
+      out.push(
+        `Mozilla/5.0 (Linux; Android ${10 + (i % 5)}; SM-G${970 + (i % 30)}F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.${b}.0 Mobile Safari/537.36`,
+      );
+    else if (kind === 4)
+      out.push(`Mozilla/5.0 (X11; Linux x86_64; rv:${v}.0) Gecko/20100101 Firefox/${v}.${i % 3}`);
+    else if (kind === 5)
+      out.push(
+        `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.${b}.0 Safari/537.36 Edg/${v}.0.${b}.${i % 50}`,
+      );
+    else if (kind === 6)
+      out.push(
+        `Mozilla/5.0 (iPad; CPU OS ${13 + (i % 5)}_${i % 5} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/${v}.0.${b}.0 Mobile/15E148 Safari/604.1`,
+      );
+    else
+      out.push(
+        i % 16 === 7
+          ? `Mozilla/5.0 (compatible; Googlebot/2.${i % 3}; +http://www.google.com/bot.html) r${b}`
+          : `curl/7.${60 + (i % 30)}.${b % 5}`,
+      );
+  }
+  return out;
+})();
+
+/** Cumulative Zipf(s=1) weights: a few user agents are very common, most are rare. */
+const ZIPF = (() => {
+  const w = UAS.map((_, i) => 1 / (i + 1));
+  const total = w.reduce((a, b) => a + b, 0);
+  let acc = 0;
+  return w.map((x) => (acc += x / total));
+})();
+function zipfUa(): string {
+  const r = rand();
+  let lo = 0;
+  let hi = ZIPF.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ZIPF[mid] < r) lo = mid + 1;
+    else hi = mid;
+  }
+  return UAS[lo];
+}
 const PAGES = Array.from(
   { length: 500 },
   (_, i) => `https://shop.example.com/catalog/item-${i}?utm_source=news&utm_medium=email&ref=${i % 7}`,
@@ -144,11 +207,11 @@ function records(n: number): { bytes: Buffer[]; events: number } {
   while (events < n) {
     const base: CollectorPayload = {
       schema: COLLECTOR_PAYLOAD_SCHEMA,
-      ipAddress: `10.${Math.floor(rand() * 255)}.${Math.floor(rand() * 255)}.1`,
+      ipAddress: `${11 + Math.floor(rand() * 200)}.${Math.floor(rand() * 255)}.${Math.floor(rand() * 255)}.${Math.floor(rand() * 255)}`,
       timestamp: now,
       encoding: 'UTF-8',
       collector: 'furrow-collector-0.1.0',
-      userAgent: pick(UAS),
+      userAgent: zipfUa(),
       hostname: 'collector.example.com',
       networkUserId: uuid(),
       headers: ['Host: collector.example.com', 'Accept: */*'],
@@ -238,6 +301,34 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+async function measure(
+  label: string,
+  enricher: Enricher,
+  bytes: Buffer[],
+  events: number,
+  base: number[],
+): Promise<number> {
+  // Warm-up: resolve and compile every schema, fill caches, let the JIT settle.
+  await enrichAll(enricher, bytes.slice(0, Math.min(bytes.length, 20_000)));
+  const times: number[] = [];
+  let counts = { good: 0, bad: 0 };
+  for (let run = 0; run < RUNS; run++) {
+    let t = process.hrtime.bigint();
+    baseline(bytes);
+    base.push(Number(process.hrtime.bigint() - t) / 1e9);
+    t = process.hrtime.bigint();
+    counts = await enrichAll(enricher, bytes);
+    times.push(Number(process.hrtime.bigint() - t) / 1e9);
+  }
+  const eps = events / median(times);
+  console.log(
+    `${label.padEnd(34)} ${eps.toFixed(0).padStart(7)} ev/s  ${(1e6 / eps).toFixed(1).padStart(6)} µs/event  ` +
+      `(min ${(events / Math.max(...times)).toFixed(0)}, max ${(events / Math.min(...times)).toFixed(0)}; ` +
+      `${counts.good} good, ${counts.bad} bad)`,
+  );
+  return eps;
+}
+
 async function main() {
   const resolver = createResolver({
     schema: 'iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-3',
@@ -254,42 +345,44 @@ async function main() {
       ],
     },
   });
-  const enricher = new Enricher({ resolver });
   const { bytes, events } = records(EVENTS);
   console.log(
-    `bench/enrich: ${events} events in ${bytes.length} records (${(bytes.reduce((a, b) => a + b.length, 0) / 1e6).toFixed(1)} MB), node ${process.version}`,
+    `bench/enrich: ${events} events in ${bytes.length} records (${(bytes.reduce((a, b) => a + b.length, 0) / 1e6).toFixed(1)} MB), ` +
+      `${new Set(UAS).size} distinct user agents (Zipf), node ${process.version}, ${RUNS} runs, medians`,
   );
-
-  // Warm-up: resolve and compile every schema, let the JIT settle.
-  const warm = await enrichAll(enricher, bytes.slice(0, Math.min(bytes.length, 20_000)));
-  console.log(`warm-up: ${warm.good} good, ${warm.bad} bad`);
-
   const base: number[] = [];
-  const enr: number[] = [];
-  let counts = { good: 0, bad: 0 };
-  for (let run = 0; run < RUNS; run++) {
-    let t = process.hrtime.bigint();
-    baseline(bytes);
-    base.push(Number(process.hrtime.bigint() - t) / 1e9);
-    t = process.hrtime.bigint();
-    counts = await enrichAll(enricher, bytes);
-    enr.push(Number(process.hrtime.bigint() - t) / 1e9);
-    console.log(
-      `run ${run + 1}: baseline ${(events / base[run]).toFixed(0)} ev/s, enrich ${(events / enr[run]).toFixed(0)} ev/s`,
-    );
-  }
-  const eps = events / median(enr);
+  const none = await measure('no enrichments', new Enricher({ resolver }), bytes, events, base);
   const beps = events / median(base);
   console.log(
-    `result: good ${counts.good}, bad ${counts.bad} (${((100 * counts.bad) / (counts.good + counts.bad)).toFixed(2)}% bad)`,
+    `${'baseline (decode + parse only)'.padEnd(34)} ${beps.toFixed(0).padStart(7)} ev/s  → no-enrichment/baseline = ${(none / beps).toFixed(2)}`,
   );
-  console.log(
-    `enrich (no enrichments): median ${eps.toFixed(0)} events/s/core = ${(1e6 / eps).toFixed(1)} µs/event ` +
-      `(min ${(events / Math.max(...enr)).toFixed(0)}, max ${(events / Math.min(...enr)).toFixed(0)})`,
+  if (values.enrichments === 'none') return;
+
+  const sources = defaultEnrichmentConfigs(values.referers).map((json, i) => ({
+    file: `default-${i}`,
+    json,
+  }));
+  const all = await buildEnrichments(sources, { resolver, baseDir: process.cwd() });
+  const full = await measure(
+    'default set',
+    new Enricher({ resolver, enrichments: all }),
+    bytes,
+    events,
+    base,
   );
-  console.log(
-    `baseline (decode + parse only): median ${beps.toFixed(0)} events/s; enrich/baseline = ${(eps / beps).toFixed(2)}`,
-  );
+  console.log('ablation (default set without one enrichment):');
+  for (let i = 0; i < all.length; i++) {
+    const name = all[i].info?.identifier ?? `#${i}`;
+    const rest = all.filter((_, j) => j !== i);
+    const eps = await measure(
+      `  without ${name}`,
+      new Enricher({ resolver, enrichments: rest }),
+      bytes,
+      events,
+      base,
+    );
+    console.log(`${''.padEnd(34)} ${name} costs ${(1e6 / full - 1e6 / eps).toFixed(1)} µs/event`);
+  }
   console.log(`rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
 }
 
