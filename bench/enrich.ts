@@ -58,7 +58,7 @@ const UAS: string[] = (() => {
   const out: string[] = [];
   for (let i = 0; out.length < 1200; i++) {
     const v = 100 + (i % 40);
-    const b = i % 400;
+    const b = i; // the build number makes every generated user agent distinct
     const kind = i % 8;
     if (kind === 0)
       out.push(
@@ -66,7 +66,7 @@ const UAS: string[] = (() => {
       );
     else if (kind === 1)
       out.push(
-        `Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_${i % 8}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${14 + (i % 4)}.${i % 6} Safari/605.1.15`,
+        `Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_${i % 8}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${14 + (i % 4)}.${i % 6}.${b} Safari/605.1.15`,
       );
     else if (kind === 2)
       out.push(
@@ -77,7 +77,7 @@ const UAS: string[] = (() => {
         `Mozilla/5.0 (Linux; Android ${10 + (i % 5)}; SM-G${970 + (i % 30)}F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.${b}.0 Mobile Safari/537.36`,
       );
     else if (kind === 4)
-      out.push(`Mozilla/5.0 (X11; Linux x86_64; rv:${v}.0) Gecko/20100101 Firefox/${v}.${i % 3}`);
+      out.push(`Mozilla/5.0 (X11; Linux x86_64; rv:${v}.0) Gecko/20100101 Firefox/${v}.${i % 3}.${b}`);
     else if (kind === 5)
       out.push(
         `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.${b}.0 Safari/537.36 Edg/${v}.0.${b}.${i % 50}`,
@@ -90,7 +90,7 @@ const UAS: string[] = (() => {
       out.push(
         i % 16 === 7
           ? `Mozilla/5.0 (compatible; Googlebot/2.${i % 3}; +http://www.google.com/bot.html) r${b}`
-          : `curl/7.${60 + (i % 30)}.${b % 5}`,
+          : `curl/7.${60 + (i % 30)}.${b}`,
       );
   }
   return out;

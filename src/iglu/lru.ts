@@ -17,7 +17,9 @@ export class Lru<K, V> {
   get(key: K): V | undefined {
     const v = this.map.get(key);
     if (v === undefined) return undefined;
-    if (this.map.size > 1) {
+    // Recency only matters once eviction can happen; below capacity a read is a plain lookup (the hot
+    // path: every validation reads the compiled-validator cache).
+    if (this.map.size >= this.capacity && this.map.size > 1) {
       this.map.delete(key);
       this.map.set(key, v);
     }

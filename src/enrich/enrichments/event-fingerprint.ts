@@ -7,7 +7,7 @@
  *  "data":{"vendor":"com.snowplowanalytics.snowplow","name":"event_fingerprint_config","enabled":true,
  *          "parameters":{"excludeParameters":["eid","nuid","stm","cv"],"hashAlgorithm":"MD5"}}}
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { F } from '../../protocol/enriched-fields.js';
 import type { EnrichedEvent } from '../event.js';
 import {
@@ -18,6 +18,17 @@ import {
   ORDER,
   type StepOutcome,
 } from './types.js';
+
+/**
+ * One-shot hashing: `crypto.hash` (Node ≥ 20.12) skips the Hash object and was ~2× faster per event than
+ * `createHash().update().digest()` in bench/enrich; older Node 20 releases fall back to the latter.
+ */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+function digest(algorithm: string, input: string): string {
+  return oneShot !== undefined
+    ? oneShot(algorithm, input, 'hex')
+    : crypto.createHash(algorithm).update(input, 'utf8').digest('hex');
+}
 
 /** Config names → node:crypto names (the algorithms the config schema allows). */
 const ALGORITHMS: Readonly<Record<string, string>> = {
@@ -67,7 +78,7 @@ export const eventFingerprintEnrichment: EnrichmentDefinition = {
       info: { schemaKey: config.schemaKey, identifier: 'event-fingerprint' },
       enrich(ev: EnrichedEvent): StepOutcome {
         const input = fingerprintInput(ev.raw.parameters, excluded);
-        ev.fields[F.event_fingerprint] = createHash(algorithm).update(input, 'utf8').digest('hex');
+        ev.fields[F.event_fingerprint] = digest(algorithm, input);
         return undefined;
       },
     };
