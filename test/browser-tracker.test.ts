@@ -1,15 +1,17 @@
 /**
  * The official `@snowplow/browser-tracker` in real headless Chromium (Debian's, driven by playwright-core)
- * sending to `furrow micro` on another origin: CORS with credentials, the `sp` cookie, page views,
+ * sending to `furrow micro` and `furrow up` on another origin: CORS with credentials, the `sp` cookie, page views,
  * activity pings, link clicks, structured and self-describing events, POST and GET.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, requireChromium, startSite } from './helpers/browser.js';
-import { startFurrow } from './helpers/furrow-process.js';
+import { queryWarehouse } from './helpers/duckdb.js';
+import { startFurrow, stopFurrow } from './helpers/furrow-process.js';
 import { requireShared } from './helpers/shared.js';
 
 async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
@@ -22,20 +24,27 @@ async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 
   return v;
 }
 
-for (const method of ['post', 'get'] as const) {
-  test(`browser tracker (${method.toUpperCase()}) in Chromium → furrow micro`, async (t) => {
+for (const [method, target] of [
+  ['post', 'micro'],
+  ['get', 'micro'],
+  ['post', 'up'],
+] as const) {
+  test(`browser tracker (${method.toUpperCase()}) in Chromium → furrow ${target}`, async (t) => {
     const shared = requireShared(t);
     const exe = requireChromium(t);
     if (shared === undefined || exe === undefined) return;
+    const dataDir = await mkdtemp(join(tmpdir(), 'furrow-browser-'));
     const furrow = await startFurrow([
-      'micro',
+      target,
       '--port',
       '0',
       '--host',
       '127.0.0.1',
       '--schemas',
       join(shared, 'iglu-central'),
+      ...(target === 'up' ? ['--data-dir', dataDir] : []),
     ]);
+    let stopped = false;
     const collector = `http://localhost:${furrow.port}`;
     const site = await startSite(collector, method);
     const browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS });
@@ -122,11 +131,32 @@ for (const method of ['post', 'get'] as const) {
       assert.ok(nuids.has(sp.value), 'network_userid equals the sp cookie');
       const domainUserIds = new Set(good.map((e: any) => e.event.domain_userid));
       assert.equal(domainUserIds.size, 1);
+
+      if (target === 'up') {
+        // The same events, loaded into DuckDB once furrow up has drained and stopped.
+        assert.equal(await stopFurrow(furrow.child), 0);
+        stopped = true;
+        const rows = await queryWarehouse(
+          join(dataDir, 'warehouse.duckdb'),
+          `select event_name, count(*)::int as n, min(network_userid) as nuid, max(network_userid) as nuid2,
+                  max(unstruct_event->>'$.data.data.targetUrl') as target
+             from atomic.events group by 1 order by 1`,
+        );
+        const byEvent = Object.fromEntries(rows.map((r) => [String(r.event_name), r]));
+        for (const name of ['page_view', 'page_ping', 'link_click', 'event', 'site_search']) {
+          assert.equal(byEvent[name]?.n, byName(name).length, `${name} rows in DuckDB match /micro/good`);
+        }
+        assert.equal(byEvent.link_click.target, `${site.url}#docs-section`);
+        for (const r of rows) {
+          assert.equal(r.nuid, sp.value, 'network_userid in the warehouse is the sp cookie');
+          assert.equal(r.nuid2, sp.value);
+        }
+      }
     } finally {
       await browser.close();
       await site.close();
-      furrow.child.kill('SIGTERM');
-      await once(furrow.child, 'exit');
+      if (!stopped) await stopFurrow(furrow.child);
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 }
