@@ -1,11 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { type Command, UsageError } from './command.js';
+import { backupCommand, restoreCommand } from './commands/backup.js';
+import { drainSpoolCommand } from './commands/drain-spool.js';
 import { enrichCommand } from './commands/enrich.js';
 import { microCommand } from './commands/micro.js';
 import { collectorCommand, loadCommand } from './commands/roles.js';
 import { upCommand } from './commands/up.js';
 
-const COMMANDS: readonly Command[] = [upCommand, microCommand, enrichCommand, collectorCommand, loadCommand];
+const COMMANDS: readonly Command[] = [
+  upCommand,
+  microCommand,
+  enrichCommand,
+  collectorCommand,
+  loadCommand,
+  backupCommand,
+  restoreCommand,
+  drainSpoolCommand,
+];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {

@@ -176,7 +176,11 @@ export const enrichCommand: Command = {
         : JSON.parse(await readFile(values.resolver, 'utf8'));
     const resolver = createResolver(resolverConfig);
     const enrichments = await chooseEnrichments(
-      { dir: values.enrichments, defaults: values['no-enrichments'] ? 'none' : 'standard', refererDatabase: values['referer-database'] },
+      {
+        dir: values.enrichments,
+        defaults: values['no-enrichments'] ? 'none' : 'standard',
+        refererDatabase: values['referer-database'],
+      },
       { resolver },
     );
     const enricher = new Enricher({ resolver, enrichments });

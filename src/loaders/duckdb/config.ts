@@ -8,6 +8,7 @@
  */
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { KeyedConfigError, parsePluginOptions } from '../../runtime/plugin-config.js';
 
 /** SQL identifiers are spliced into DDL, so only plain unquoted names are accepted. */
 const identifier = z
@@ -61,15 +62,8 @@ export interface DuckDbLoaderConfig {
   readonly checkpointThreshold: string;
 }
 
-export class DuckDbConfigError extends Error {
+export class DuckDbConfigError extends KeyedConfigError {
   override name = 'DuckDbConfigError';
-  constructor(
-    /** the dotted key at fault, e.g. `loader.duckdb.maxRows` */
-    readonly key: string,
-    message: string,
-  ) {
-    super(`${key}: ${message}`);
-  }
 }
 
 export interface ParseContext {
@@ -82,15 +76,14 @@ export interface ParseContext {
 /** Validates user options and fills defaults; throws `DuckDbConfigError` naming the first bad key. */
 export function parseDuckDbLoaderConfig(input: unknown, ctx: ParseContext = {}): DuckDbLoaderConfig {
   const prefix = ctx.keyPrefix ?? 'loader.duckdb';
-  const parsed = duckDbLoaderConfigSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    const path = [...issue.path, ...keys.slice(0, 1)].map(String);
-    const key = path.length > 0 ? `${prefix}.${path.join('.')}` : prefix;
-    const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
-    throw new DuckDbConfigError(key, message);
-  }
+  const parsed = {
+    data: parsePluginOptions(
+      duckDbLoaderConfigSchema,
+      input,
+      prefix,
+      (key, message) => new DuckDbConfigError(key, message),
+    ),
+  };
   const o = parsed.data;
   const path = o.path ?? join(ctx.dataDir ?? './furrow-data', 'warehouse.duckdb');
   // `:memory:` has no directory; staging files then go to the working directory's data folder.

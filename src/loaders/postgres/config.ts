@@ -10,6 +10,7 @@
  */
 import { userInfo } from 'node:os';
 import { z } from 'zod';
+import { KeyedConfigError, parsePluginOptions } from '../../runtime/plugin-config.js';
 
 /** SQL identifiers are spliced into DDL, so only plain unquoted names are accepted. */
 const identifier = z
@@ -83,15 +84,8 @@ export interface PostgresLoaderConfig {
   readonly applicationName: string;
 }
 
-export class PostgresConfigError extends Error {
+export class PostgresConfigError extends KeyedConfigError {
   override name = 'PostgresConfigError';
-  constructor(
-    /** the dotted key at fault (e.g. `loader.postgres.maxRows`) or the environment variable (`PGPORT`) */
-    readonly key: string,
-    message: string,
-  ) {
-    super(`${key}: ${message}`);
-  }
 }
 
 export interface ParseContext {
@@ -109,15 +103,14 @@ function nonEmpty(v: string | undefined): string | undefined {
 export function parsePostgresLoaderConfig(input: unknown, ctx: ParseContext = {}): PostgresLoaderConfig {
   const prefix = ctx.keyPrefix ?? 'loader.postgres';
   const env = ctx.env ?? process.env;
-  const parsed = postgresLoaderConfigSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    const path = [...issue.path, ...keys.slice(0, 1)].map(String);
-    const key = path.length > 0 ? `${prefix}.${path.join('.')}` : prefix;
-    const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
-    throw new PostgresConfigError(key, message);
-  }
+  const parsed = {
+    data: parsePluginOptions(
+      postgresLoaderConfigSchema,
+      input,
+      prefix,
+      (key, message) => new PostgresConfigError(key, message),
+    ),
+  };
   const o = parsed.data;
   let envPort: number | undefined;
   const rawPort = nonEmpty(env.PGPORT);

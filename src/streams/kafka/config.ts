@@ -13,6 +13,7 @@
  * // cfg.topicFor('raw') === 'furrow-raw', cfg.acks === 'all', cfg.batching.lingerMs === 5
  */
 import { z } from 'zod';
+import { KeyedConfigError, parsePluginOptions } from '../../runtime/plugin-config.js';
 
 /** Kafka topic names: 1-249 of letters, digits, '.', '_' and '-' (and not '.' or '..'). */
 const topicName = z
@@ -136,28 +137,20 @@ export type KafkaStreamsConfig = Readonly<z.output<typeof kafkaStreamsConfigSche
   topicFor(name: string): string;
 };
 
-export class KafkaConfigError extends Error {
+export class KafkaConfigError extends KeyedConfigError {
   override name = 'KafkaConfigError';
-  constructor(
-    /** the dotted key at fault, e.g. `streams.kafka.batching.lingerMs` */
-    readonly key: string,
-    message: string,
-  ) {
-    super(`${key}: ${message}`);
-  }
 }
 
 /** Validates user options and fills defaults; throws `KafkaConfigError` naming the first bad key. */
 export function parseKafkaStreamsConfig(input: unknown, keyPrefix = 'streams.kafka'): KafkaStreamsConfig {
-  const parsed = kafkaStreamsConfigSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    const path = [...issue.path, ...keys.slice(0, 1)].map(String);
-    const key = path.length > 0 ? `${keyPrefix}.${path.join('.')}` : keyPrefix;
-    const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
-    throw new KafkaConfigError(key, message);
-  }
+  const parsed = {
+    data: parsePluginOptions(
+      kafkaStreamsConfigSchema,
+      input,
+      keyPrefix,
+      (key, message) => new KafkaConfigError(key, message),
+    ),
+  };
   const cfg = parsed.data;
   if (cfg.consumer.heartbeatIntervalMs * 3 > cfg.consumer.sessionTimeoutMs) {
     throw new KafkaConfigError(

@@ -10,6 +10,7 @@
  * // cfg.ackWaitMs === 30_000, cfg.storage === 'file'
  */
 import { z } from 'zod';
+import { KeyedConfigError, parsePluginOptions } from '../../runtime/plugin-config.js';
 
 /** JetStream stream and consumer names may not contain `.`, `*`, `>`, whitespace or path separators. */
 const natsToken = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" only (1-64)');
@@ -65,28 +66,20 @@ export const natsStreamsConfigSchema = z.strictObject({
 export type NatsStreamsOptions = z.input<typeof natsStreamsConfigSchema>;
 export type NatsStreamsConfig = Readonly<z.output<typeof natsStreamsConfigSchema>>;
 
-export class NatsConfigError extends Error {
+export class NatsConfigError extends KeyedConfigError {
   override name = 'NatsConfigError';
-  constructor(
-    /** the dotted key at fault, e.g. `streams.nats.replicas` */
-    readonly key: string,
-    message: string,
-  ) {
-    super(`${key}: ${message}`);
-  }
 }
 
 /** Validates user options and fills defaults; throws `NatsConfigError` naming the first bad key. */
 export function parseNatsStreamsConfig(input: unknown, keyPrefix = 'streams.nats'): NatsStreamsConfig {
-  const parsed = natsStreamsConfigSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    const path = [...issue.path, ...keys.slice(0, 1)].map(String);
-    const key = path.length > 0 ? `${keyPrefix}.${path.join('.')}` : keyPrefix;
-    const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
-    throw new NatsConfigError(key, message);
-  }
+  const parsed = {
+    data: parsePluginOptions(
+      natsStreamsConfigSchema,
+      input,
+      keyPrefix,
+      (key, message) => new NatsConfigError(key, message),
+    ),
+  };
   return parsed.data;
 }
 

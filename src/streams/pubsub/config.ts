@@ -11,6 +11,7 @@
  * // cfg.topicPrefix === 'furrow-', cfg.ordering === true
  */
 import { z } from 'zod';
+import { KeyedConfigError, parsePluginOptions } from '../../runtime/plugin-config.js';
 
 const token = /^[A-Za-z0-9_-]{1,100}$/;
 
@@ -54,28 +55,20 @@ export const pubSubStreamsConfigSchema = z.strictObject({
 export type PubSubStreamsOptions = z.input<typeof pubSubStreamsConfigSchema>;
 export type PubSubStreamsConfig = Readonly<z.output<typeof pubSubStreamsConfigSchema>>;
 
-export class PubSubConfigError extends Error {
+export class PubSubConfigError extends KeyedConfigError {
   override name = 'PubSubConfigError';
-  constructor(
-    /** the dotted key at fault, e.g. `streams.pubsub.ackDeadlineSeconds` */
-    readonly key: string,
-    message: string,
-  ) {
-    super(`${key}: ${message}`);
-  }
 }
 
 /** Validates user options and fills defaults; throws `PubSubConfigError` naming the first bad key. */
 export function parsePubSubStreamsConfig(input: unknown, keyPrefix = 'streams.pubsub'): PubSubStreamsConfig {
-  const parsed = pubSubStreamsConfigSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    const path = [...issue.path, ...keys.slice(0, 1)].map(String);
-    const key = path.length > 0 ? `${keyPrefix}.${path.join('.')}` : keyPrefix;
-    const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
-    throw new PubSubConfigError(key, message);
-  }
+  const parsed = {
+    data: parsePluginOptions(
+      pubSubStreamsConfigSchema,
+      input,
+      keyPrefix,
+      (key, message) => new PubSubConfigError(key, message),
+    ),
+  };
   return parsed.data;
 }
 
