@@ -241,21 +241,8 @@ export class Enricher {
 
   /** Writes the line, or a size_violation when it is over the sink limit; true when the line was written. */
   private emitGood(out: EnrichOutput, tsv: string, etlMs: number): boolean {
-    // Byte length is only computed when the line could possibly exceed the limit (UTF-8 ≤ 3 bytes/unit).
-    if (tsv.length * 3 > this.maxRecordSize && Buffer.byteLength(tsv) > this.maxRecordSize) {
-      const max = this.maxRecordSize;
-      out.bad.push(
-        JSON.stringify(
-          badRows.sizeViolation(
-            this.processor,
-            etlMs,
-            max,
-            tsv.length,
-            `Enriched event exceeds the maximum allowed size of ${max} bytes`,
-            tsv.slice(0, Math.floor(max / 10)),
-          ),
-        ),
-      );
+    if (this.oversized(tsv)) {
+      out.bad.push(this.sizeViolation(tsv, 'Enriched event exceeds', etlMs));
       return false;
     }
     out.good.push(tsv);
@@ -264,23 +251,31 @@ export class Enricher {
 
   private emitBad(out: EnrichOutput, row: unknown, etlMs: number): void {
     const json = JSON.stringify(row);
-    if (json.length * 3 > this.maxRecordSize && Buffer.byteLength(json) > this.maxRecordSize) {
-      const max = this.maxRecordSize;
-      out.bad.push(
-        JSON.stringify(
-          badRows.sizeViolation(
-            this.processor,
-            etlMs,
-            max,
-            json.length,
-            `Event failed enrichment and resulting bad row exceeds the maximum allowed size of ${max} bytes`,
-            json.slice(0, Math.floor(max / 10)),
-          ),
-        ),
-      );
-      return;
-    }
-    out.bad.push(json);
+    out.bad.push(
+      this.oversized(json)
+        ? this.sizeViolation(json, 'Event failed enrichment and resulting bad row exceeds', etlMs)
+        : json,
+    );
+  }
+
+  /** Byte length is only computed when the text could exceed the limit at all (UTF-8 ≤ 3 bytes/unit). */
+  private oversized(text: string): boolean {
+    return text.length * 3 > this.maxRecordSize && Buffer.byteLength(text) > this.maxRecordSize;
+  }
+
+  /** A size_violation carrying the first tenth of the oversized output, as Snowplow does. */
+  private sizeViolation(text: string, what: string, etlMs: number): string {
+    const max = this.maxRecordSize;
+    return JSON.stringify(
+      badRows.sizeViolation(
+        this.processor,
+        etlMs,
+        max,
+        text.length,
+        `${what} the maximum allowed size of ${max} bytes`,
+        text.slice(0, Math.floor(max / 10)),
+      ),
+    );
   }
 }
 
