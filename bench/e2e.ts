@@ -17,8 +17,9 @@
  *
  * While a step runs and afterwards, /status.json is polled every 100 ms: the loader's loaded count against
  * the acknowledged count gives the backlog, the load rate during the step and the catch-up time after
- * sending stops. A step is "sustained" when the warehouse loaded ≥ 95% of the offered rate during the
- * step and caught up within 5 s after it. Once all steps ran, SIGTERM drains the process; then the
+ * sending stops. A step is "sustained" when every event was sent on schedule and the warehouse caught up
+ * within 5 s after sending stopped (the backlog stayed bounded by a few seconds of traffic; the load rate
+ * "during" the step trails the offered rate by the pipeline's own delay, so it is reported, not gated). Once all steps ran, SIGTERM drains the process; then the
  * DuckDB file gives, per step, request→row latency = `load_tstamp` − `dvce_created_tstamp` (the
  * scheduled send time; `load_tstamp` is stamped by the loader just before its batch commits, so this
  * is the time to queryable within one batch's commit), split into send→collector and collector→row, and
@@ -282,7 +283,7 @@ async function runStep(
     catchupSeconds,
     caughtUp,
     genCpu: (genCpuUsage.user + genCpuUsage.system) / 1e6 / ((performance.now() - t0Perf) / 1000),
-    sustained: caughtUp && catchupSeconds <= 5 && loadedRateDuring >= 0.95 * rate && notSent === 0,
+    sustained: caughtUp && catchupSeconds <= 5 && notSent === 0 && eventsAcked === scheduled * BATCH,
   };
 }
 
@@ -501,6 +502,7 @@ console.log(
       'highest sustained step ev/s',
       'peak RSS MB',
       'CPU s (all threads)',
+      'CPU µs/event',
       'drain s',
       'exit',
       'acked',
