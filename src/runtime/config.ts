@@ -84,8 +84,8 @@ export const furrowConfigSchema = z
     micro: z
       .strictObject({
         enabled: z.boolean().default(true),
-        /** events kept in memory for the Micro API (oldest dropped beyond) */
-        maxEvents: z.number().int().min(1).default(100_000),
+        /** events kept in memory for the Micro API (oldest dropped beyond); each costs a few KB */
+        maxEvents: z.number().int().min(1).default(10_000),
       })
       .prefault({}),
     shutdown: z
