@@ -42,7 +42,12 @@ class StalledStream implements Stream {
 test('a full spool answers 503, and recovers once the stream drains it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'furrow-bp-'));
   const stream = new StalledStream();
-  const spool = await Spool.open({ dir, maxBytes: 256 * 1024, segmentBytes: 64 * 1024, publishTimeoutMs: 60_000 });
+  const spool = await Spool.open({
+    dir,
+    maxBytes: 256 * 1024,
+    segmentBytes: 64 * 1024,
+    publishTimeoutMs: 60_000,
+  });
   spool.start(stream);
   const metrics = createMetrics({ defaults: false });
   const server = createHttpServer({

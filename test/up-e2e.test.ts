@@ -9,7 +9,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { buildPageView, buildSelfDescribingEvent, buildStructEvent, newTracker } from '@snowplow/node-tracker';
+import {
+  buildPageView,
+  buildSelfDescribingEvent,
+  buildStructEvent,
+  newTracker,
+} from '@snowplow/node-tracker';
 import { queryWarehouse } from './helpers/duckdb.js';
 import { freePort, killFurrow, startFurrow, stopFurrow } from './helpers/furrow-process.js';
 import { requireShared } from './helpers/shared.js';
@@ -24,7 +29,17 @@ async function withDataDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 }
 
 function upArgs(shared: string, dataDir: string, port: number | string = 0): string[] {
-  return ['up', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--schemas', join(shared, 'iglu-central')];
+  return [
+    'up',
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--data-dir',
+    dataDir,
+    '--schemas',
+    join(shared, 'iglu-central'),
+  ];
 }
 
 async function poll(fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -46,13 +61,23 @@ test('furrow up: node tracker events reach /micro/good and DuckDB with the expec
           { namespace: `up-${method}`, appId: `up-app-${method}`, encodeBase64: method === 'get' },
           { endpoint: '127.0.0.1', port: furrow.port, protocol: 'http', eventMethod: method, bufferSize: 1 },
         );
-        tracker.track(buildPageView({ pageUrl: 'https://shop.example.com/p?utm_source=x#f', pageTitle: 'P' }));
+        tracker.track(
+          buildPageView({ pageUrl: 'https://shop.example.com/p?utm_source=x#f', pageTitle: 'P' }),
+        );
         tracker.track(buildStructEvent({ category: 'cat', action: 'act', value: 1.5 }));
         tracker.track(
           buildSelfDescribingEvent({
-            event: { schema: 'iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1', data: { targetUrl: 'https://t.example/' } },
+            event: {
+              schema: 'iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1',
+              data: { targetUrl: 'https://t.example/' },
+            },
           }),
-          [{ schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0', data: { id: randomUUID() } }],
+          [
+            {
+              schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0',
+              data: { id: randomUUID() },
+            },
+          ],
         );
         await tracker.flush();
       }
@@ -167,30 +192,42 @@ test('furrow up: hostile input becomes bad rows or status codes, and the process
     const furrow = await startFurrow(upArgs(shared, dataDir));
     const base = furrow.base;
     try {
-      const post = (body: string | Uint8Array, path = '/com.snowplowanalytics.snowplow/tp2', ct = 'application/json') =>
-        fetch(`${base}${path}`, { method: 'POST', headers: { 'Content-Type': ct }, body });
+      const post = (
+        body: string | Uint8Array,
+        path = '/com.snowplowanalytics.snowplow/tp2',
+        ct = 'application/json',
+      ) => fetch(`${base}${path}`, { method: 'POST', headers: { 'Content-Type': ct }, body });
       const statuses: number[] = [];
       for (let i = 0; i < 20; i++) {
         const bytes = new Uint8Array(256).map(() => Math.floor(Math.random() * 256));
         statuses.push((await post(bytes)).status);
       }
-      statuses.push((await post('{"schema":"iglu:x/y/jsonschema/1-0-0","data":' + '['.repeat(10_000))).status);
+      statuses.push(
+        (await post('{"schema":"iglu:x/y/jsonschema/1-0-0","data":' + '['.repeat(10_000))).status,
+      );
       statuses.push((await fetch(`${base}/i?e=ue&p=web&tv=x&ue_px=%%%%%ZZ`)).status);
       statuses.push((await fetch(`${base}/i?e=pv&p=web&tv=x&nuid=not-a-uuid`)).status);
       statuses.push((await post(Buffer.from([0xc3, 0x28, 0xa0, 0xa1]))).status);
       statuses.push((await fetch(`${base}/i?e=pv&p=web&tv=x&page=%C3%28`)).status);
-      assert.ok(statuses.every((s) => s === 200), `all stored and acknowledged: ${statuses}`);
+      assert.ok(
+        statuses.every((s) => s === 200),
+        `all stored and acknowledged: ${statuses}`,
+      );
       const giant = await post('x'.repeat(3 * 1024 * 1024)).catch(() => undefined);
       if (giant !== undefined) assert.equal(giant.status, 413);
       // A flood of tiny requests.
-      const flood = await Promise.all(Array.from({ length: 500 }, () => fetch(`${base}/i`).then((r) => r.status)));
+      const flood = await Promise.all(
+        Array.from({ length: 500 }, () => fetch(`${base}/i`).then((r) => r.status)),
+      );
       assert.ok(flood.every((s) => s === 200));
       await poll(async () => {
         const all = (await (await fetch(`${base}/micro/all`)).json()) as { total: number };
         return all.total >= 525;
       });
       assert.equal((await fetch(`${base}/health/live`)).status, 200);
-      const rss = Number(/furrow_process_resident_memory_bytes (\d+)/.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
+      const rss = Number(
+        /furrow_process_resident_memory_bytes (\d+)/.exec(await (await fetch(`${base}/metrics`)).text())?.[1],
+      );
       assert.ok(rss < 600 * 1024 * 1024, `memory stays bounded (${Math.round(rss / 1e6)} MB)`);
     } finally {
       assert.equal(await stopFurrow(furrow.child), 0);

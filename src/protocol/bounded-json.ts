@@ -23,7 +23,8 @@ export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
 }
 
 export function parseBoundedJson(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH): BoundedJson {
-  if (jsonDepthExceeds(text, maxDepth)) return { ok: false, error: 'invalid json: maximum allowed JSON depth exceeded' };
+  if (jsonDepthExceeds(text, maxDepth))
+    return { ok: false, error: 'invalid json: maximum allowed JSON depth exceeded' };
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (e) {

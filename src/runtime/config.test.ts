@@ -23,7 +23,11 @@ test('defaults need no configuration at all', () => {
 });
 
 test('file, then environment, then flags; command defaults sit below the file', () => {
-  const f = file({ dataDir: '/from/file', collector: { port: 1000, cookie: { name: 'c' } }, log: { level: 'warn' } });
+  const f = file({
+    dataDir: '/from/file',
+    collector: { port: 1000, cookie: { name: 'c' } },
+    log: { level: 'warn' },
+  });
   const cfg = loadConfig({
     file: f,
     env: { FURROW_PORT: '2000', FURROW_DATA_DIR: '/from/env' },
@@ -43,14 +47,26 @@ test('file, then environment, then flags; command defaults sit below the file', 
 });
 
 test('errors name the key', () => {
-  assert.throws(() => loadConfig({ env: {}, overrides: [['collector.cookie.sameSite', 'sideways']] }), (e: Error) => {
-    assert.ok(e instanceof ConfigError);
-    assert.match(e.message, /collector\.cookie\.sameSite/);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig({ env: {}, overrides: [['collector.cookie.sameSite', 'sideways']] }),
+    (e: Error) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /collector\.cookie\.sameSite/);
+      return true;
+    },
+  );
   assert.throws(() => loadConfig({ file: file({ colector: {} }), env: {} }), /colector/);
-  assert.throws(() => loadConfig({ env: { FURROW_PORT: 'eighty' } }), /FURROW_PORT \(collector\.port\): expected a number/);
+  assert.throws(
+    () => loadConfig({ env: { FURROW_PORT: 'eighty' } }),
+    /FURROW_PORT \(collector\.port\): expected a number/,
+  );
   assert.throws(() => loadConfig({ file: file('{not json'), env: {} }), /not valid JSON/);
-  assert.throws(() => loadConfig({ file: '/nonexistent/furrow.json', env: {} }), /config file \/nonexistent\/furrow.json/);
-  assert.throws(() => loadConfig({ env: {}, overrides: [['spool.durability', 'maybe']] }), /spool\.durability/);
+  assert.throws(
+    () => loadConfig({ file: '/nonexistent/furrow.json', env: {} }),
+    /config file \/nonexistent\/furrow.json/,
+  );
+  assert.throws(
+    () => loadConfig({ env: {}, overrides: [['spool.durability', 'maybe']] }),
+    /spool\.durability/,
+  );
 });

@@ -29,7 +29,11 @@ export interface RunningApp {
 export async function startMicroApp(cfg: FurrowConfig, log: Logger): Promise<RunningApp> {
   const resolver = createResolver(resolverConfigFor(cfg));
   const enrichments = await chooseEnrichments(
-    { dir: cfg.enrich.enrichmentsDir, defaults: cfg.enrich.defaultEnrichments, refererDatabase: cfg.enrich.refererDatabase },
+    {
+      dir: cfg.enrich.enrichmentsDir,
+      defaults: cfg.enrich.defaultEnrichments,
+      refererDatabase: cfg.enrich.refererDatabase,
+    },
     { resolver },
   );
   // Micro has no record-size limit: nothing is split or turned into a size violation.

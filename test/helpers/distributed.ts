@@ -73,6 +73,14 @@ export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<b
 
 // ---- role processes ----------------------------------------------------------------------------------
 
+/** `furrow <args>` from this build; stderr piped, stdout ignored. */
+export function spawnFurrow(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, ['-e', LAUNCHER, ...args], {
+    env: { ...process.env, FURROW_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
 export interface RoleProcess {
   readonly name: string;
   readonly role: string;
@@ -94,10 +102,7 @@ export async function startRole(
   env: NodeJS.ProcessEnv = {},
 ): Promise<RoleProcess> {
   const args = [role, ...Object.entries(flags).map(([k, v]) => `--${k}=${v}`)];
-  const child = spawn(process.execPath, ['-e', LAUNCHER, ...args], {
-    env: { ...process.env, FURROW_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawnFurrow(args, env);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-20_000);
@@ -132,7 +137,11 @@ export const stopRole = (p: RoleProcess) => stopFurrow(p.child, 60_000);
 export const killRole = (p: RoleProcess) => killFurrow(p.child);
 
 /** The value of one Prometheus sample, e.g. `furrow_events_total{stage="enrich",outcome="good"}`; 0 if absent. */
-export async function metric(base: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metric(
+  base: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) });
   const text = await res.text();
   let sum = 0;
@@ -392,10 +401,20 @@ export class PgWarehouse {
     return (await this.pool.query(sql, [appIds])).rows;
   }
 
-  /** Polls until every id in `ids` is loaded, then returns the apps' rows. */
-  async waitFor(appIds: readonly string[], ids: ReadonlySet<string>, timeoutMs: number): Promise<Row[]> {
+  /**
+   * Polls until every id in `ids` is loaded, then returns the apps' rows. Gives up at `timeoutMs`, or
+   * earlier when no row arrived for `stallMs` (a stuck pipeline fails fast).
+   */
+  async waitFor(
+    appIds: readonly string[],
+    ids: ReadonlySet<string>,
+    timeoutMs: number,
+    stallMs = 30_000,
+  ): Promise<Row[]> {
     const end = Date.now() + timeoutMs;
     let rows: Row[] = [];
+    let last = -1;
+    let lastChange = Date.now();
     for (;;) {
       try {
         rows = await this.rows(appIds);
@@ -405,9 +424,12 @@ export class PgWarehouse {
       const have = new Set(rows.map((r) => r.event_id as string));
       const missing = [...ids].filter((id) => !have.has(id));
       if (missing.length === 0) return rows;
-      if (Date.now() > end) {
+      if (rows.length !== last) [last, lastChange] = [rows.length, Date.now()];
+      const stalled = Date.now() - lastChange > stallMs;
+      if (Date.now() > end || stalled) {
         throw new Error(
-          `${missing.length} of ${ids.size} acknowledged events not in ${this.schema}.events after ${timeoutMs} ms (e.g. ${missing.slice(0, 3).join(', ')})`,
+          `${missing.length} of ${ids.size} acknowledged events not in ${this.schema}.events ` +
+            `${stalled ? `(no new row for ${stallMs} ms)` : `after ${timeoutMs} ms`} (e.g. ${missing.slice(0, 3).join(', ')})`,
         );
       }
       await sleep(500);
@@ -421,7 +443,11 @@ export class PgWarehouse {
 }
 
 /** Asserts that the rows are exactly the acknowledged events (plus, at most, unacknowledged tracked ones), once each. */
-export function assertExactlyOnce(rows: readonly Row[], acked: ReadonlySet<string>, tracked: ReadonlySet<string>) {
+export function assertExactlyOnce(
+  rows: readonly Row[],
+  acked: ReadonlySet<string>,
+  tracked: ReadonlySet<string>,
+) {
   const count = new Map<string, number>();
   for (const r of rows) count.set(r.event_id as string, (count.get(r.event_id as string) ?? 0) + 1);
   const dup = [...count].filter(([, n]) => n > 1);
@@ -456,12 +482,12 @@ export function pgRestartUnsupported(): string | undefined {
 export async function pgCtl(action: 'start' | 'stop'): Promise<void> {
   const v = pgCluster();
   assert.ok(v, 'one PostgreSQL cluster under /etc/postgresql');
-  await execFileP('pg_ctlcluster', ['--skip-systemctl-redirect', v, 'main', action], { timeout: 60_000 }).catch(
-    (e: Error & { stderr?: string }) => {
-      // "already running" / "not running" are fine; anything else is reported
-      if (!/already running|is not running/i.test(`${e.stderr ?? ''}${e.message}`)) throw e;
-    },
-  );
+  await execFileP('pg_ctlcluster', ['--skip-systemctl-redirect', v, 'main', action], {
+    timeout: 60_000,
+  }).catch((e: Error & { stderr?: string }) => {
+    // "already running" / "not running" are fine; anything else is reported
+    if (!/already running|is not running/i.test(`${e.stderr ?? ''}${e.message}`)) throw e;
+  });
 }
 
 /** Starts PostgreSQL unless it answers, then waits (bounded) until it accepts queries. */
@@ -521,7 +547,17 @@ const NATS_START = [
   '--exec',
   NATS_BIN,
   '--',
-  ...['-a', '127.0.0.1', '-p', '4222', '-js', '-sd', '/var/lib/nats-server', '-l', '/var/log/nats-server.log'],
+  ...[
+    '-a',
+    '127.0.0.1',
+    '-p',
+    '4222',
+    '-js',
+    '-sd',
+    '/var/lib/nats-server',
+    '-l',
+    '/var/log/nats-server.log',
+  ],
 ];
 
 async function natsUnavailable(): Promise<string | undefined> {
@@ -643,7 +679,14 @@ export const pubsubSpec: EngineSpec = {
       }
       emulator = spawn(
         'gcloud',
-        ['beta', 'emulators', 'pubsub', 'start', `--host-port=127.0.0.1:${port}`, `--project=${PUBSUB_PROJECT}`],
+        [
+          'beta',
+          'emulators',
+          'pubsub',
+          'start',
+          `--host-port=127.0.0.1:${port}`,
+          `--project=${PUBSUB_PROJECT}`,
+        ],
         { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       emulator.stdout?.on('data', (c: Buffer) => (emulatorLog = (emulatorLog + c.toString()).slice(-4000)));
@@ -803,6 +846,8 @@ export interface PipelineOptions {
   spec: EngineSpec;
   schemasDir: string;
   warehouse: PgWarehouse;
+  /** enrich processes started with the pipeline (default 1) */
+  enrichProcesses?: number;
 }
 
 /**
@@ -842,8 +887,13 @@ export class Pipeline {
     const t0 = Date.now();
     // the collector first: it creates the streams, so the others find them
     this.collector = await this.startRole('collector');
-    [this.enrich[0], this.loader] = await Promise.all([this.startRole('enrich'), this.startRole('load')]);
-    log(`${this.spec.kind}: collector, enrich and loader up in ${Date.now() - t0} ms`);
+    const [loader, ...enrich] = await Promise.all([
+      this.startRole('load'),
+      ...Array.from({ length: this.opts.enrichProcesses ?? 1 }, () => this.startRole('enrich')),
+    ]);
+    this.loader = loader;
+    this.enrich = enrich;
+    log(`${this.spec.kind}: collector, ${enrich.length} enrich and a loader up in ${Date.now() - t0} ms`);
     return this;
   }
 
@@ -886,8 +936,12 @@ export class Pipeline {
   /** SIGTERM everything (the collector last but one: it drains its spool), then delete the streams. */
   async close(): Promise<void> {
     const procs = [...this.all].filter((p) => p.child.exitCode === null && p.child.signalCode === null);
-    await Promise.all(procs.filter((p) => p.role !== 'collector').map((p) => stopRole(p).catch(() => undefined)));
-    await Promise.all(procs.filter((p) => p.role === 'collector').map((p) => stopRole(p).catch(() => undefined)));
+    await Promise.all(
+      procs.filter((p) => p.role !== 'collector').map((p) => stopRole(p).catch(() => undefined)),
+    );
+    await Promise.all(
+      procs.filter((p) => p.role === 'collector').map((p) => stopRole(p).catch(() => undefined)),
+    );
     await this.spec.cleanup(this.run).catch((e) => log(`${this.spec.kind} cleanup failed: ${e}`));
     if (this.dir !== '') await rm(this.dir, { recursive: true, force: true });
   }

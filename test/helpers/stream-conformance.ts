@@ -40,7 +40,10 @@ export function streamConformance(o: ConformanceOptions): void {
   const name = o.streamName ?? (() => `conf-${randomUUID().slice(0, 8)}`);
   const wait = o.waitMs ?? 20_000;
 
-  async function withEngine(t: { skip(msg: string): void }, fn: (e: StreamEngine) => Promise<void>): Promise<void> {
+  async function withEngine(
+    t: { skip(msg: string): void },
+    fn: (e: StreamEngine) => Promise<void>,
+  ): Promise<void> {
     const why = await o.unavailable?.();
     if (why !== undefined) {
       if (process.env.CI === 'true') throw new Error(`${o.name} unavailable under CI=true: ${why}`);
@@ -94,7 +97,9 @@ export function streamConformance(o: ConformanceOptions): void {
   test(`${o.name}: consumer groups are independent and lag counts unacknowledged records`, async (t) => {
     await withEngine(t, async (engine) => {
       const s = await engine.stream(name());
-      await s.publish(Array.from({ length: 10 }, (_, i) => ({ key: `k${i % 3}`, value: Buffer.from(String(i)) })));
+      await s.publish(
+        Array.from({ length: 10 }, (_, i) => ({ key: `k${i % 3}`, value: Buffer.from(String(i)) })),
+      );
       const a = s.subscribe('ga');
       const gotA = await drain(a, 10, wait);
       assert.equal(gotA.length, 10);
@@ -117,7 +122,9 @@ export function streamConformance(o: ConformanceOptions): void {
       const n = 2000;
       await Promise.all(
         Array.from({ length: 8 }, (_, p) =>
-          s.publish(Array.from({ length: n / 8 }, (_, i) => ({ key: `p${p}`, value: Buffer.from(`${p}-${i}`) }))),
+          s.publish(
+            Array.from({ length: n / 8 }, (_, i) => ({ key: `p${p}`, value: Buffer.from(`${p}-${i}`) })),
+          ),
         ),
       );
       const sub = s.subscribe('big');

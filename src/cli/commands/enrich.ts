@@ -99,7 +99,24 @@ function records(
   }
 }
 
+// Flags that take a value (offline and role flags), so that a value is never mistaken for the FILE.
 const VALUE_FLAGS = new Set([
+  '-c',
+  '--config',
+  '-p',
+  '--port',
+  '--host',
+  '-d',
+  '--data-dir',
+  '-s',
+  '--schemas',
+  '-w',
+  '--workers',
+  '--durability',
+  '--log-level',
+  '--streams',
+  '--warehouse',
+  '--referer-database',
   '-f',
   '--format',
   '-o',

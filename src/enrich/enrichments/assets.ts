@@ -27,7 +27,9 @@ export function assetLocation(ref: AssetRef, baseDir: string): string {
   if (/^https?:\/\//i.test(uri)) return `${uri}/${ref.database}`;
   if (/^file:/i.test(uri)) return join(fileURLToPath(uri), ref.database);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
-    throw new AssetError(`${ref.database}: unsupported asset URI scheme in "${ref.uri}" (use a path, file:, http: or https:)`);
+    throw new AssetError(
+      `${ref.database}: unsupported asset URI scheme in "${ref.uri}" (use a path, file:, http: or https:)`,
+    );
   }
   const dir = uri === '' ? baseDir : isAbsolute(uri) ? uri : resolve(baseDir, uri);
   return join(dir, ref.database);
@@ -49,7 +51,9 @@ export async function fetchAsset(ref: AssetRef, baseDir: string, timeoutMs = 60_
   try {
     return await readFile(where);
   } catch (e) {
-    throw new AssetError(`asset ${where}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
+    throw new AssetError(
+      `asset ${where}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`,
+    );
   }
 }
 

@@ -23,11 +23,17 @@ export function defaultEnrichmentConfigs(refererDatabase?: string): unknown[] {
   return [...defaultDeviceEnrichmentConfigs(), ...defaultPageEnrichmentConfigs(refererDatabase)];
 }
 
-export async function chooseEnrichments(choice: EnrichmentChoice, env: Omit<EnrichmentEnv, 'baseDir'>): Promise<Enrichment[]> {
+export async function chooseEnrichments(
+  choice: EnrichmentChoice,
+  env: Omit<EnrichmentEnv, 'baseDir'>,
+): Promise<Enrichment[]> {
   if (choice.dir !== undefined) {
     return buildEnrichments(await readEnrichmentDir(choice.dir), { ...env, baseDir: resolve(choice.dir) });
   }
   if (choice.defaults === 'none') return [];
-  const sources = defaultEnrichmentConfigs(choice.refererDatabase).map((json, i) => ({ file: `(default enrichment ${i + 1})`, json }));
+  const sources = defaultEnrichmentConfigs(choice.refererDatabase).map((json, i) => ({
+    file: `(default enrichment ${i + 1})`,
+    json,
+  }));
   return buildEnrichments(sources, { ...env, baseDir: process.cwd() });
 }

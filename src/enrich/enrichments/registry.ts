@@ -44,4 +44,6 @@ const definitions: EnrichmentDefinition[] = [
   apiRequestEnrichment,
 ];
 
-export const ENRICHMENTS: ReadonlyMap<string, EnrichmentDefinition> = new Map(definitions.map((d) => [d.name, d]));
+export const ENRICHMENTS: ReadonlyMap<string, EnrichmentDefinition> = new Map(
+  definitions.map((d) => [d.name, d]),
+);

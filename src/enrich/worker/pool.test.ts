@@ -30,7 +30,12 @@ function resolverConfig(shared: string) {
     data: {
       cacheSize: 100,
       repositories: [
-        { name: 'mirror', priority: 0, vendorPrefixes: [], connection: { embedded: { path: join(shared, 'iglu-central') } } },
+        {
+          name: 'mirror',
+          priority: 0,
+          vendorPrefixes: [],
+          connection: { embedded: { path: join(shared, 'iglu-central') } },
+        },
       ],
     },
   };
@@ -40,7 +45,11 @@ test('worker threads enrich batches; a crashed worker is replaced and its batch 
   const shared = requireShared(t);
   if (shared === undefined) return;
   const restarts: string[] = [];
-  const pool = new WorkerPool({ size: 2, init: { resolverConfig: resolverConfig(shared) }, onRestart: (r) => restarts.push(r) });
+  const pool = new WorkerPool({
+    size: 2,
+    init: { resolverConfig: resolverConfig(shared) },
+    onRestart: (r) => restarts.push(r),
+  });
   try {
     await pool.ready();
     const first = await pool.run(records(100));

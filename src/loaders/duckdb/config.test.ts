@@ -20,11 +20,11 @@ describe('duckdb loader config', () => {
 
   it('names the key at fault', () => {
     const bad: Array<[unknown, string]> = [
-      [{ maxRows: 0 }, 'loader.duckdb.maxRows'],
-      [{ schema: 'a;drop' }, 'loader.duckdb.schema'],
-      [{ maxDelayMs: 'soon' }, 'loader.duckdb.maxDelayMs'],
-      [{ memoryLimit: 'lots' }, 'loader.duckdb.memoryLimit'],
-      [{ batchSize: 3 }, 'loader.duckdb.batchSize'],
+      [{ maxRows: 0 }, 'warehouse.duckdb.maxRows'],
+      [{ schema: 'a;drop' }, 'warehouse.duckdb.schema'],
+      [{ maxDelayMs: 'soon' }, 'warehouse.duckdb.maxDelayMs'],
+      [{ memoryLimit: 'lots' }, 'warehouse.duckdb.memoryLimit'],
+      [{ batchSize: 3 }, 'warehouse.duckdb.batchSize'],
     ];
     for (const [input, key] of bad) {
       assert.throws(

@@ -1,5 +1,5 @@
 /**
- * DuckDB loader options as the user writes them (`loader.duckdb` in the config file), validated once
+ * DuckDB loader options as the user writes them (`warehouse.duckdb` in the config file), validated once
  * with defaults. A bad value fails at start with a message naming the key.
  *
  * @example
@@ -75,7 +75,7 @@ export interface ParseContext {
 
 /** Validates user options and fills defaults; throws `DuckDbConfigError` naming the first bad key. */
 export function parseDuckDbLoaderConfig(input: unknown, ctx: ParseContext = {}): DuckDbLoaderConfig {
-  const prefix = ctx.keyPrefix ?? 'loader.duckdb';
+  const prefix = ctx.keyPrefix ?? 'warehouse.duckdb';
   const parsed = {
     data: parsePluginOptions(
       duckDbLoaderConfigSchema,

@@ -50,12 +50,12 @@ describe('postgres loader config', () => {
 
   it('names the key at fault', () => {
     const cases: [unknown, string][] = [
-      [{ maxRows: 0 }, 'loader.postgres.maxRows'],
-      [{ schema: 'bad-name' }, 'loader.postgres.schema'],
-      [{ port: 'x' }, 'loader.postgres.port'],
-      [{ ssl: 'maybe' }, 'loader.postgres.ssl'],
-      [{ bogus: 1 }, 'loader.postgres.bogus'],
-      [{ url: 'mysql://x' }, 'loader.postgres.url'],
+      [{ maxRows: 0 }, 'warehouse.postgres.maxRows'],
+      [{ schema: 'bad-name' }, 'warehouse.postgres.schema'],
+      [{ port: 'x' }, 'warehouse.postgres.port'],
+      [{ ssl: 'maybe' }, 'warehouse.postgres.ssl'],
+      [{ bogus: 1 }, 'warehouse.postgres.bogus'],
+      [{ url: 'mysql://x' }, 'warehouse.postgres.url'],
     ];
     for (const [input, key] of cases) {
       assert.throws(

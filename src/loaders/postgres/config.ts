@@ -1,5 +1,5 @@
 /**
- * PostgreSQL loader options as the user writes them (`loader.postgres` in the config file), validated once
+ * PostgreSQL loader options as the user writes them (`warehouse.postgres` in the config file), validated once
  * with defaults. Connection settings not given fall back to libpq's environment variables (`PGHOST`,
  * `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`), then to libpq's defaults. A bad value fails at start with
  * a message naming the key (or the environment variable).
@@ -101,7 +101,7 @@ function nonEmpty(v: string | undefined): string | undefined {
 
 /** Validates user options, applies PG* environment fallbacks and defaults; throws `PostgresConfigError`. */
 export function parsePostgresLoaderConfig(input: unknown, ctx: ParseContext = {}): PostgresLoaderConfig {
-  const prefix = ctx.keyPrefix ?? 'loader.postgres';
+  const prefix = ctx.keyPrefix ?? 'warehouse.postgres';
   const env = ctx.env ?? process.env;
   const parsed = {
     data: parsePluginOptions(

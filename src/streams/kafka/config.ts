@@ -174,3 +174,13 @@ export function parseKafkaStreamsConfig(input: unknown, keyPrefix = 'streams.kaf
     },
   };
 }
+
+/**
+ * The Kafka consumer group behind Furrow group `group` on `topic`. One Kafka group per topic: a Furrow
+ * role that reads two streams with one group name (the loader reads `enriched` and `bad`) would otherwise
+ * be two members of one Kafka group whose assignment ignores which topic each member reads, and half the
+ * partitions would go to the member that never fetches them.
+ */
+export function kafkaGroupId(group: string, topic: string): string {
+  return `${group}.${topic}`;
+}

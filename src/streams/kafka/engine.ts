@@ -25,7 +25,12 @@
  */
 import { Admin } from '@platformatic/kafka';
 import type { OutRecord, Stream, StreamEngine, Subscription } from '../types.js';
-import { type KafkaStreamsConfig, type KafkaStreamsOptions, parseKafkaStreamsConfig } from './config.js';
+import {
+  type KafkaStreamsConfig,
+  type KafkaStreamsOptions,
+  kafkaGroupId,
+  parseKafkaStreamsConfig,
+} from './config.js';
 import { describeError, hasKafkaError } from './errors.js';
 import { Publisher } from './publisher.js';
 import { KafkaSubscription } from './subscription.js';
@@ -122,7 +127,7 @@ export class KafkaStreamEngine implements StreamEngine {
     });
     const [groups, earliest, latest] = await Promise.all([
       this.admin.listConsumerGroupOffsets({
-        groups: [{ groupId: group, topics: [{ name: topic, partitionIndexes }] }],
+        groups: [{ groupId: kafkaGroupId(group, topic), topics: [{ name: topic, partitionIndexes }] }],
       }),
       this.admin.listOffsets(request(EARLIEST)),
       this.admin.listOffsets(request(LATEST)),

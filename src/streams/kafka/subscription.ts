@@ -14,7 +14,7 @@
  */
 import { type ClusterMetadata, Consumer } from '@platformatic/kafka';
 import type { Batch, InRecord, Subscription } from '../types.js';
-import type { KafkaStreamsConfig } from './config.js';
+import { type KafkaStreamsConfig, kafkaGroupId } from './config.js';
 import { describeError, hasKafkaError } from './errors.js';
 
 const EARLIEST = -2n;
@@ -71,7 +71,7 @@ export class KafkaSubscription implements Subscription {
     const c = cfg.consumer;
     this.consumer = new Consumer({
       clientId: cfg.clientId,
-      groupId: group,
+      groupId: kafkaGroupId(group, topic),
       bootstrapBrokers: cfg.brokers,
       sessionTimeout: c.sessionTimeoutMs,
       heartbeatInterval: c.heartbeatIntervalMs,
