@@ -150,6 +150,7 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const INDEX_EVERY_BYTES = 16 * 1024;
 const SCAN_CHUNK = 1024 * 1024;
 /** libuv hands at most IOV_MAX buffers to one pwritev. */
+const TAIL_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_IOV = 1024;
 /** Directories locked by this process: a second open in the same process must fail too. */
 const lockedHere = new Set<string>();
@@ -214,6 +215,14 @@ function pidAlive(pid: number): boolean {
 }
 
 export class SegmentLog {
+  /**
+   * The most recently flushed records, kept in memory: readers (the spool's forwarder, stream consumers)
+   * almost always read what was just appended, and serving that from memory instead of re-opening and
+   * re-reading the segment file was ~10 % of the collector's CPU in a profile. Only durable records enter.
+   */
+  private tail: LogRecord[] = [];
+  private tailStart = 0;
+  private tailBytes = 0;
   readonly dir: string;
   private readonly fs: LogFs;
   private readonly segmentBytes: number;
@@ -319,6 +328,16 @@ export class SegmentLog {
   async read(fromSeq: number, maxRecords: number, maxBytes = Number.POSITIVE_INFINITY): Promise<LogRecord[]> {
     const out: LogRecord[] = [];
     let seq = Math.max(fromSeq, this.firstSeq);
+    if (this.tail.length > 0 && seq >= this.tailStart && seq < this.next) {
+      let bytes = 0;
+      for (let i = seq - this.tailStart; i < this.tail.length && out.length < maxRecords; i++) {
+        const r = this.tail[i];
+        if (out.length > 0 && bytes + r.payload.length > maxBytes) break;
+        out.push(r);
+        bytes += r.payload.length;
+      }
+      return out;
+    }
     let bytes = 0;
     while (out.length < maxRecords && seq < this.next && bytes < maxBytes) {
       const seg = this.segmentFor(seq);
@@ -555,6 +574,31 @@ export class SegmentLog {
     seg.size += bytes;
     this.diskBytes += bytes;
     this.next = firstSeq + ts.length;
+    this.remember(firstSeq, ts, bufs);
+  }
+
+  private remember(firstSeq: number, ts: number[], bufs: Uint8Array[]): void {
+    if (this.tail.length === 0 || this.tailStart + this.tail.length !== firstSeq) {
+      this.tail = [];
+      this.tailStart = firstSeq;
+      this.tailBytes = 0;
+    }
+    for (let i = 0; i < ts.length; i++) {
+      const p = bufs[2 * i + 1];
+      const payload = Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+      this.tail.push({ seq: firstSeq + i, ts: ts[i], payload });
+      this.tailBytes += payload.length;
+    }
+    // Drop the oldest half at once when over budget, so trimming is amortised rather than per record.
+    if (this.tailBytes > TAIL_MAX_BYTES) {
+      let drop = 0;
+      let freed = 0;
+      while (drop < this.tail.length - 1 && this.tailBytes - freed > TAIL_MAX_BYTES / 2)
+        freed += this.tail[drop++].payload.length;
+      this.tail = this.tail.slice(drop);
+      this.tailStart += drop;
+      this.tailBytes -= freed;
+    }
   }
 
   /** After a failed write the file may hold bytes past the durable end; cut them before writing again. */
