@@ -12,6 +12,7 @@ import { MicroSink } from '../micro/sink.js';
 import { MicroStore } from '../micro/store.js';
 import type { FurrowConfig } from './config.js';
 import { createHttpServer, listen } from './http-server.js';
+import { igluPreflight } from './iglu-preflight.js';
 import { closeServer } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -28,6 +29,7 @@ export interface RunningApp {
 
 export async function startMicroApp(cfg: FurrowConfig, log: Logger): Promise<RunningApp> {
   const resolver = createResolver(resolverConfigFor(cfg));
+  await igluPreflight(resolverConfigFor(cfg), log);
   const enrichments = await chooseEnrichments(
     {
       dir: cfg.enrich.enrichmentsDir,

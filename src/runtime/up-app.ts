@@ -12,6 +12,7 @@ import { createMicroHandler } from '../micro/routes.js';
 import { MicroStore } from '../micro/store.js';
 import type { FurrowConfig } from './config.js';
 import { createHttpServer, listen, type PrefixHandler } from './http-server.js';
+import { igluPreflight } from './iglu-preflight.js';
 import { closeServer } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -38,6 +39,7 @@ export async function startUpApp(cfg: FurrowConfig, log: Logger): Promise<UpApp>
   const dataDir = resolve(cfg.dataDir);
   await mkdir(dataDir, { recursive: true });
   const metrics = createMetrics();
+  await igluPreflight(resolverConfigFor(cfg), log);
   const streams = await openStreams(cfg);
   const store = cfg.micro.enabled ? new MicroStore({ maxEvents: cfg.micro.maxEvents }) : undefined;
   const collector = await startCollectorRole(cfg, streams, metrics, log);
