@@ -299,7 +299,7 @@ pubsub_start() {
     say pubsub "skipped: gcloud is not installed (Pub/Sub tests will skip)"
     return 0
   fi
-  mkdir -p "$PUBSUB_STATE"
+  mkdir -p "$PUBSUB_STATE/data"
   nohup gcloud beta emulators pubsub start "--host-port=127.0.0.1:$PUBSUB_PORT" \
     "--data-dir=$PUBSUB_STATE/data" >>"$PUBSUB_STATE/emulator.log" 2>&1 </dev/null &
   echo $! >"$PUBSUB_STATE/emulator.pid"
