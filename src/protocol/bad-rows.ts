@@ -238,7 +238,8 @@ export function collectorPayloadFormatViolation(
   );
 }
 
-export function adapterFailures(
+function collectorFailure(
+  schema: string,
   processor: Processor,
   timestamp: number,
   vendor: string,
@@ -247,28 +248,42 @@ export function adapterFailures(
   payload: CollectorPayload,
 ): BadRow<AdapterFailure, CollectorBadRowPayload> {
   return badRow(
-    BAD_ROW_SCHEMAS.adapterFailures,
+    schema,
     processor,
     { timestamp: formatIsoInstant(timestamp), vendor, version, messages: [...messages] },
     collectorPayloadToBadRowPayload(payload, vendor, version),
   );
 }
 
-export function trackerProtocolViolations(
+/** Unsupported vendor/version, tp1 and webhook adapter failures. */
+export const adapterFailures = (
   processor: Processor,
   timestamp: number,
   vendor: string,
   version: string,
   messages: readonly unknown[],
   payload: CollectorPayload,
-): BadRow<AdapterFailure, CollectorBadRowPayload> {
-  return badRow(
+) =>
+  collectorFailure(BAD_ROW_SCHEMAS.adapterFailures, processor, timestamp, vendor, version, messages, payload);
+
+/** tp2 and redirect payloads that break the tracker protocol. */
+export const trackerProtocolViolations = (
+  processor: Processor,
+  timestamp: number,
+  vendor: string,
+  version: string,
+  messages: readonly unknown[],
+  payload: CollectorPayload,
+) =>
+  collectorFailure(
     BAD_ROW_SCHEMAS.trackerProtocolViolations,
     processor,
-    { timestamp: formatIsoInstant(timestamp), vendor, version, messages: [...messages] },
-    collectorPayloadToBadRowPayload(payload, vendor, version),
+    timestamp,
+    vendor,
+    version,
+    messages,
+    payload,
   );
-}
 
 /** `enriched`: the 131 atomic fields by name with their current values (null when unset). */
 export function schemaViolations(
