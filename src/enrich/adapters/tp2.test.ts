@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { sharedResolver } from '../../../test/helpers/enricher.js';
+import { sharedDir } from '../../../test/helpers/shared.js';
 import type { CheckResult, Resolver } from '../../iglu/types.js';
 import type { CollectorPayload } from '../../protocol/collector-payload.js';
-import { DirectoryResolver, sharedSchemasSkipReason } from './test-resolver.js';
 import { tp2Adapter } from './tp2.js';
 import type { AdapterResult } from './types.js';
 
@@ -237,16 +238,39 @@ describe('tp2 adapter: body checks', () => {
 });
 
 describe('tp2 adapter with Iglu Central schemas', () => {
-  const skip = sharedSchemasSkipReason();
-  const resolvers: Array<[string, () => Resolver]> = [
-    ['warm (sync)', () => new DirectoryResolver()],
-    ['cold (async)', () => new DirectoryResolver(undefined, { async: true })],
+  const shared = sharedDir();
+  const skip = (() => {
+    if (shared !== null) return false;
+    const reason = 'Iglu Central mirror not found (run tests from the repo root next to ../shared)';
+    if (process.env.CI === 'true') throw new Error(`${reason}; required under CI=true`);
+    console.log(`# skipped: ${reason}`);
+    return reason;
+  })();
+  // The real resolver over the mirror: cold (first answers are promises) and warm (every schema the
+  // tests use already resolved and compiled, so answers are synchronous).
+  const WARM = [
+    ...['1-0-0', '1-0-1', '1-0-2', '1-0-3', '1-0-4'].map(
+      (v) => `iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/${v}`,
+    ),
+    'iglu:com.snowplowanalytics.snowplow/geolocation_context/jsonschema/1-0-0',
+    'iglu:com.acme/nope/jsonschema/1-0-0',
+  ];
+  const resolvers: Array<[string, () => Promise<Resolver>]> = [
+    [
+      'warm (sync)',
+      async () => {
+        const r = sharedResolver(shared ?? '');
+        for (const uri of WARM) await r.check(uri, {});
+        return r;
+      },
+    ],
+    ['cold (async)', async () => sharedResolver(shared ?? '')],
   ];
   const post = (b: string) => payload({ body: b, contentType: 'application/json; charset=utf-8' });
 
   for (const [label, make] of resolvers) {
     it(`accepts payload_data 1-0-0 … 1-0-4 (${label})`, { skip }, async () => {
-      const resolver = make();
+      const resolver = await make();
       for (const v of ['1-0-0', '1-0-1', '1-0-2', '1-0-3', '1-0-4']) {
         const res = await run(post(body([pv, pv], v)), resolver);
         assert.ok(res.ok, `${v}: ${JSON.stringify(res)}`);
@@ -257,7 +281,7 @@ describe('tp2 adapter with Iglu Central schemas', () => {
     it(`V44: a self-describing body invalid against its own schema (${label})`, { skip }, async () => {
       const b =
         '{"schema":"iglu:com.snowplowanalytics.snowplow/geolocation_context/jsonschema/1-0-0","data":{"longitude":20.1234}}';
-      const [m] = violations(await run(post(b), make())) as Array<{
+      const [m] = violations(await run(post(b), await make())) as Array<{
         schemaKey: string;
         error: { error: string; dataReports: Array<{ path: string; keyword: string; targets: string[] }> };
       }>;
@@ -274,7 +298,7 @@ describe('tp2 adapter with Iglu Central schemas', () => {
     }, async () => {
       const key = 'iglu:com.snowplowanalytics.snowplow/geolocation_context/jsonschema/1-0-0';
       const b = `{"schema":"${key}","data":{"latitude":1,"longitude":2}}`;
-      assert.deepEqual(violations(await run(post(b), make())), [
+      assert.deepEqual(violations(await run(post(b), await make())), [
         {
           schemaKey: key,
           schemaCriterion: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-*',
@@ -285,19 +309,19 @@ describe('tp2 adapter with Iglu Central schemas', () => {
     it(`payload_data rejects non-string values and unknown keys through Iglu (${label})`, {
       skip,
     }, async () => {
-      const [m] = violations(await run(post(body([{ ...pv, dtm: 1665000000000 }])), make())) as Array<{
+      const [m] = violations(await run(post(body([{ ...pv, dtm: 1665000000000 }])), await make())) as Array<{
         schemaKey: string;
         error: { error: string };
       }>;
       assert.equal(m.schemaKey, PD('1-0-4'));
       assert.equal(m.error.error, 'ValidationError');
-      const [n] = violations(await run(post(body([])), make())) as Array<{ error: { error: string } }>;
+      const [n] = violations(await run(post(body([])), await make())) as Array<{ error: { error: string } }>;
       assert.equal(n.error.error, 'ValidationError');
     });
 
     it(`an unknown schema is a ResolutionError (${label})`, { skip }, async () => {
       const key = 'iglu:com.acme/nope/jsonschema/1-0-0';
-      const [m] = violations(await run(post(`{"schema":"${key}","data":[]}`), make())) as Array<{
+      const [m] = violations(await run(post(`{"schema":"${key}","data":[]}`), await make())) as Array<{
         schemaKey: string;
         error: { error: string };
       }>;
