@@ -7,6 +7,7 @@
  *
  * Without kubectl the tests are skipped with the reason printed, except under CI=true, where they fail.
  */
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { parseEnrichmentConfig } from '../src/enrich/enrichments/load.js';
 import { parseResolverConfig } from '../src/iglu/resolver-config.js';
 import { furrowConfigSchema } from '../src/runtime/config.js';
 import { createMetrics } from '../src/runtime/metrics.js';
-import { parseKafkaStreamsConfig } from '../src/streams/kafka/config.js';
+import { kafkaGroupId, parseKafkaStreamsConfig } from '../src/streams/kafka/config.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered Kubernetes objects are untyped JSON
 type Obj = Record<string, any>;
@@ -804,8 +805,14 @@ describe('Kubernetes manifests (offline)', () => {
         assert.ok(so.spec.maxReplicaCount <= topic.spec.partitions, `#43 ${name}: max ≤ partitions`);
       }
     }
-    assert.equal(find(r, 'ScaledObject', 'furrow-enrich')?.spec.triggers[0].metadata.consumerGroup, 'enrich');
-    assert.equal(find(r, 'ScaledObject', 'furrow-loader')?.spec.triggers[0].metadata.consumerGroup, 'loader');
+    assert.equal(
+      find(r, 'ScaledObject', 'furrow-enrich')?.spec.triggers[0].metadata.consumerGroup,
+      kafkaGroupId('enrich', 'furrow-raw'),
+    );
+    assert.equal(
+      find(r, 'ScaledObject', 'furrow-loader')?.spec.triggers[0].metadata.consumerGroup,
+      kafkaGroupId('loader', 'furrow-enriched'),
+    );
   });
 
   it('#44 the collector HPA scales on CPU only, scale-down stabilises ≥ 600 s at ≤ 1 pod per 5 min', (t) => {
