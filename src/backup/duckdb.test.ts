@@ -161,7 +161,13 @@ describe('DuckDB warehouse backup and restore', () => {
       });
       await assert.rejects(backupDuckDb({ path: dbPath, out: join(dir, 'b3') }), /open in another process/);
     } finally {
+      // Wait for the exit: until then the child still holds DuckDB's lock on the file the next test uses.
+      const exited =
+        writer.exitCode !== null || writer.signalCode !== null
+          ? Promise.resolve()
+          : new Promise((r) => writer.once('exit', r));
       writer.kill('SIGKILL');
+      await exited;
     }
   });
 
