@@ -83,7 +83,7 @@ test('furrow enrich reads readable requests from a file and stdin', async (t) =>
       JSON.parse(bad[0]).schema,
       'iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-0-1',
     );
-    assert.match(run.stderr, /3 record\(s\)|2 record\(s\) read as request: 2 enriched, 1 bad row/);
+    assert.match(run.stderr, /2 record\(s\) read as request: 2 enriched, 1 bad row\(s\)/);
   }
 });
 

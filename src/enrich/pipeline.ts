@@ -11,6 +11,7 @@ import type { Resolver } from '../iglu/types.js';
 import * as badRows from '../protocol/bad-rows.js';
 import { type CollectorPayload, encodeCollectorPayload } from '../protocol/collector-payload.js';
 import { F, FIELDS } from '../protocol/enriched-fields.js';
+import { firstIpToken } from '../protocol/ip-address.js';
 import { formatTimestamp, isRedshiftCompatible } from '../protocol/java-format.js';
 import { FURROW_PROCESSOR, type Processor } from '../protocol/processor.js';
 import type { RawEvent } from '../protocol/raw-event.js';
@@ -164,7 +165,7 @@ export class Enricher {
     f[F.v_etl] = this.vEtl;
     f[F.etl_tstamp] = formatTimestamp(etlMs);
     f[F.network_userid] = raw.userId;
-    f[F.user_ipaddress] = raw.ipAddress === null ? null : sanitize(raw.ipAddress.split(/[,| ]/, 1)[0]);
+    f[F.user_ipaddress] = raw.ipAddress === null ? null : sanitize(firstIpToken(raw.ipAddress));
     f[F.useragent] = raw.useragent === null ? null : sanitize(raw.useragent);
     let atomicErrors: AtomicFieldError[] | null = null;
     if (raw.timestamp !== null) {

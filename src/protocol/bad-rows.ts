@@ -285,8 +285,8 @@ export const trackerProtocolViolations = (
     payload,
   );
 
-/** `enriched`: the 131 atomic fields by name with their current values (null when unset). */
-export function schemaViolations(
+function eventFailure(
+  schema: string,
   processor: Processor,
   timestamp: number,
   messages: readonly unknown[],
@@ -294,28 +294,30 @@ export function schemaViolations(
   raw: RawEvent,
 ): BadRow<MessagesFailure, PartiallyEnrichedPayload> {
   return badRow(
-    BAD_ROW_SCHEMAS.schemaViolations,
+    schema,
     processor,
     { timestamp: formatIsoInstant(timestamp), messages: [...messages] },
     { enriched, raw: rawEventToBadRowPayload(raw) },
   );
 }
 
-/** `messages`: `{enrichment: {schemaKey, identifier} | null, message: {…}}` each. */
-export function enrichmentFailures(
+/** `enriched`: the 131 atomic fields by name with their current values (null when unset). */
+export const schemaViolations = (
   processor: Processor,
   timestamp: number,
   messages: readonly unknown[],
   enriched: Record<string, unknown>,
   raw: RawEvent,
-): BadRow<MessagesFailure, PartiallyEnrichedPayload> {
-  return badRow(
-    BAD_ROW_SCHEMAS.enrichmentFailures,
-    processor,
-    { timestamp: formatIsoInstant(timestamp), messages: [...messages] },
-    { enriched, raw: rawEventToBadRowPayload(raw) },
-  );
-}
+) => eventFailure(BAD_ROW_SCHEMAS.schemaViolations, processor, timestamp, messages, enriched, raw);
+
+/** `messages`: `{enrichment: {schemaKey, identifier} | null, message: {…}}` each. */
+export const enrichmentFailures = (
+  processor: Processor,
+  timestamp: number,
+  messages: readonly unknown[],
+  enriched: Record<string, unknown>,
+  raw: RawEvent,
+) => eventFailure(BAD_ROW_SCHEMAS.enrichmentFailures, processor, timestamp, messages, enriched, raw);
 
 /** Loaders: an enriched TSV line the analytics SDK could not parse (the schema has no timestamp here). */
 export function loaderParsingError(

@@ -39,13 +39,8 @@ export interface UapAgent {
   patchMinor: string | null;
 }
 
-export interface UapOs {
-  family: string;
-  major: string | null;
-  minor: string | null;
-  patch: string | null;
-  patchMinor: string | null;
-}
+/** An operating system has the same version parts as an agent. */
+export type UapOs = UapAgent;
 
 export interface UapDevice {
   family: string;
@@ -121,6 +116,23 @@ const DEVICE_KEYS = ['device_replacement', 'brand_replacement', 'model_replaceme
  * A compiled `regexes.yaml`: first matching rule wins per section (uap-core specification 0.2); no match gives
  * family `Other` with null versions. Results are cached by the raw user agent, since trackers repeat them.
  */
+
+/** The first matching rule's family and version parts (agents and OSes share the shape), else `Other`. */
+function firstVersioned(rules: readonly Rule[], ua: string): UapAgent {
+  for (const rule of rules) {
+    const m = rule.re.exec(ua);
+    if (m === null) continue;
+    return {
+      family: slot(rule, m, 0, 1) ?? 'Other',
+      major: slot(rule, m, 1, 2),
+      minor: slot(rule, m, 2, 3),
+      patch: slot(rule, m, 3, 4),
+      patchMinor: slot(rule, m, 4, 5),
+    };
+  }
+  return { family: 'Other', major: null, minor: null, patch: null, patchMinor: null };
+}
+
 export class UapParser {
   private readonly agents: Rule[];
   private readonly oses: Rule[];
@@ -146,33 +158,11 @@ export class UapParser {
   }
 
   private parseAgent(ua: string): UapAgent {
-    for (const rule of this.agents) {
-      const m = rule.re.exec(ua);
-      if (m === null) continue;
-      return {
-        family: slot(rule, m, 0, 1) ?? 'Other',
-        major: slot(rule, m, 1, 2),
-        minor: slot(rule, m, 2, 3),
-        patch: slot(rule, m, 3, 4),
-        patchMinor: slot(rule, m, 4, 5),
-      };
-    }
-    return { family: 'Other', major: null, minor: null, patch: null, patchMinor: null };
+    return firstVersioned(this.agents, ua);
   }
 
   private parseOs(ua: string): UapOs {
-    for (const rule of this.oses) {
-      const m = rule.re.exec(ua);
-      if (m === null) continue;
-      return {
-        family: slot(rule, m, 0, 1) ?? 'Other',
-        major: slot(rule, m, 1, 2),
-        minor: slot(rule, m, 2, 3),
-        patch: slot(rule, m, 3, 4),
-        patchMinor: slot(rule, m, 4, 5),
-      };
-    }
-    return { family: 'Other', major: null, minor: null, patch: null, patchMinor: null };
+    return firstVersioned(this.oses, ua);
   }
 
   private parseDevice(ua: string): UapDevice {
