@@ -28,7 +28,7 @@
 import type { BadRow, LoaderParsingFailure } from '../../protocol/bad-rows.js';
 import { F, FIELDS } from '../../protocol/enriched-fields.js';
 import { FURROW_PROCESSOR, type Processor } from '../../protocol/processor.js';
-import { checkLine, parsingErrorRow } from '../duckdb/encoder.js';
+import { checkLine, parsingErrorRow } from '../tsv.js';
 import { ATOMIC_COLUMNS, PG_IDENTIFIER_MAX } from './schema.js';
 import { entityColumn, forEachContext, unstructEvent, withSchemaVersion } from './wide-row.js';
 

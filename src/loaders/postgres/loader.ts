@@ -44,7 +44,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { LoaderParsingFailure } from '../../protocol/bad-rows.js';
 import type { Processor } from '../../protocol/processor.js';
 import type { Logger } from '../../runtime/logger.js';
-import { parsingErrorRow } from '../duckdb/encoder.js';
+import { parsingErrorRow } from '../tsv.js';
 import type { Loader, LoadResult } from '../types.js';
 import { describeConnection, type PostgresLoaderConfig } from './config.js';
 import { copyRow, encodeLine, LOADER_PROCESSOR } from './encoder.js';
