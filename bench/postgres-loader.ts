@@ -219,6 +219,7 @@ async function viaLoader(schema: string, batches: readonly string[][]): Promise<
     let inserted = 0;
     for (const batch of batches) inserted += (await loader.loadGood(batch)).inserted;
     const ms = performance.now() - started;
+    console.log(`    loader batches: ${loader.paths.direct} direct COPY, ${loader.paths.staged} staged`);
     if (inserted !== ROWS) throw new Error(`loader inserted ${inserted} of ${ROWS} rows`);
     return ms;
   } finally {

@@ -258,6 +258,41 @@ describe('PostgresLoader (real PostgreSQL)', () => {
     }
   });
 
+  it('the direct COPY path stores exactly what the staged path stores', async (t) => {
+    const server = await setup(t);
+    if (server === undefined) return;
+    const schema = freshSchema();
+    const loader = open(server, schema);
+    try {
+      await loader.init();
+      const ue = `{"schema":"${UE_SCHEMA}","data":{"schema":"iglu:com.acme/cart/jsonschema/1-0-0","data":{"sku":"a\\\\b\\tc","big":12345678901234567890123}}}`;
+      const ctx = `{"schema":"${CONTEXTS_SCHEMA}","data":[{"schema":"iglu:com.acme/user/jsonschema/1-0-0","data":{"n":1}}]}`;
+      const fields = { [F.unstruct_event]: ue, [F.contexts]: ctx, [F.page_title]: 'back\\slash' };
+      const [a, b] = [randomUUID(), randomUUID()];
+      // the first line brings new columns: staged path with a migration; the second finds them: direct
+      assert.deepEqual(await loader.loadGood([line(1, a, fields)]), { inserted: 1, rejected: 0 });
+      assert.deepEqual(loader.paths, { direct: 0, staged: 1 });
+      assert.deepEqual(await loader.loadGood([line(1, b, fields), 'not a tsv line']), {
+        inserted: 1,
+        rejected: 1,
+      });
+      assert.deepEqual(loader.paths, { direct: 1, staged: 1 });
+      const rows = await loader.query<{ event_id: string; row: Record<string, unknown> }>(
+        `SELECT event_id, to_jsonb(e) - 'event_id' - 'domain_sessionid' - 'load_tstamp' AS row FROM "${schema}".events e`,
+      );
+      assert.equal(rows.length, 2);
+      assert.deepEqual(rows[0].row, rows[1].row);
+      assert.equal(rows[0].row.page_title, 'back\\slash');
+      assert.deepEqual(rows[0].row.unstruct_event_com_acme_cart_1, {
+        sku: 'a\\b\tc',
+        big: 12345678901234567890123,
+      });
+      assert.equal(await count(loader, schema, 'bad_rows'), 1);
+    } finally {
+      await loader.close();
+    }
+  });
+
   it('is idempotent: a replayed batch and in-batch duplicates insert nothing twice', async (t) => {
     const server = await setup(t);
     if (server === undefined) return;
@@ -268,6 +303,8 @@ describe('PostgresLoader (real PostgreSQL)', () => {
       const batch = lines(200);
       assert.deepEqual(await loader.loadGood(batch), { inserted: 200, rejected: 0 });
       assert.deepEqual(await loader.loadGood(batch), { inserted: 0, rejected: 0 }, 'replay');
+      // the replay's direct COPY hit the unique index and rolled back; the staged path inserted nothing
+      assert.deepEqual(loader.paths, { direct: 0, staged: 2 });
       assert.equal(await count(loader, schema), 200);
 
       // in-batch duplicates: the first line of an event_id wins

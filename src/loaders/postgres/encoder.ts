@@ -229,3 +229,19 @@ export function copyRow(event: EncodedEvent): string {
   }
   return row.includes('\\') ? row.replaceAll('\\', '\\\\') : row;
 }
+
+/**
+ * The COPY text row (with its newline) straight into `events`: the atomic values, one value per column of
+ * `entityColumns` (in that order; NULL when the line has none), then `load_tstamp`. The caller checked that
+ * every entity column of the event is in `entityColumns`.
+ */
+export function directCopyRow(event: EncodedEvent, entityColumns: readonly string[], loadTs: string): string {
+  let row = event.atomic;
+  const entities = event.entities;
+  for (const col of entityColumns) {
+    const v = entities?.get(col);
+    row += v === undefined ? '\t' : col.charCodeAt(0) === 99 /* c */ ? `\t[${v}]` : `\t${v}`;
+  }
+  row += `\t${loadTs}\n`;
+  return row.includes('\\') ? row.replaceAll('\\', '\\\\') : row;
+}

@@ -203,6 +203,19 @@ export function copyStagingSql(): string {
   return `COPY ${STAGING_TABLE} (${cols}) FROM STDIN WITH (FORMAT text, NULL '')`;
 }
 
+/** Columns named as wide-row entity columns (wide-row.ts `entityColumn`). */
+export function isEntityColumnName(column: string): boolean {
+  return column.startsWith('contexts_') || column.startsWith('unstruct_event_');
+}
+
+/** COPY straight into events: the atomic columns, the given entity columns, then `load_tstamp`. */
+export function copyDirectSql(schema: string, entityColumns: readonly string[]): string {
+  const cols = [...ATOMIC_COLUMNS.map((c) => c.name), ...entityColumns, 'load_tstamp']
+    .map(quoteIdent)
+    .join(', ');
+  return `COPY ${eventsTable(schema)} (${cols}) FROM STDIN WITH (FORMAT text, NULL '')`;
+}
+
 /**
  * Staged rows → events; `$1` is `load_tstamp`; each entity column is picked out of the staged object.
  * Existing event_ids (replays, rows another loader committed first) are skipped.
