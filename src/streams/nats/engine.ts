@@ -190,6 +190,10 @@ export class NatsStreamEngine implements StreamEngine {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: config.requestTimeoutMs,
+      // Every publish and every ack is a request; with async traces on, the client builds an Error (and
+      // its stack) per request up front, measured at ~25 % of the CPU of publish and ack. Our errors are
+      // wrapped with their own context anyway.
+      noAsyncTraces: true,
     });
     try {
       const jsm = await jetstreamManager(nc, { timeout: config.requestTimeoutMs });
@@ -402,6 +406,10 @@ class NatsSubscription implements Subscription {
   private current: Pull | undefined;
   private readonly apiSubject: string;
   private pullSeq = 0;
+  /** subject prefix of ack confirmations: `<inbox>.a<seq>` (pull replies are `<inbox>.<seq>`) */
+  private readonly ackPrefix: string;
+  private ackSeq = 0;
+  private readonly ackWaiters = new Map<string, (failure?: Error) => void>();
   private busy = false;
   private closed = false;
   private error: Error | undefined;
@@ -415,6 +423,7 @@ class NatsSubscription implements Subscription {
     private readonly registry: Set<NatsSubscription>,
   ) {
     this.apiSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream.jsName}.${group}`;
+    this.ackPrefix = `${this.inbox}.a`;
     this.sub = nc.subscribe(`${this.inbox}.*`, {
       callback: (err, m) => (err ? this.fail(err) : this.onMsg(m)),
     });
@@ -427,6 +436,15 @@ class NatsSubscription implements Subscription {
 
   private onMsg(m: Msg): void {
     const code = m.headers?.code ?? 0;
+    if (m.subject.startsWith(this.ackPrefix)) {
+      const confirm = this.ackWaiters.get(m.subject);
+      if (confirm !== undefined) {
+        this.ackWaiters.delete(m.subject);
+        // 503: nobody took the ack (the consumer is gone); any other answer is the server's ack-ack
+        confirm(code === 503 ? new Error('no responders (is the consumer deleted?)') : undefined);
+      }
+      return;
+    }
     if (code !== 0 && m.data.length === 0 && !m.reply) {
       // status: 100 heartbeat, 404 no messages, 408 request expired, 409 limits/deleted, 503 no responders
       if (code === 100) return;
@@ -525,7 +543,7 @@ class NatsSubscription implements Subscription {
     return {
       records: deliveries.map((d) => d.record),
       ack: () => {
-        acked ??= Promise.all(replies.map((r) => this.nc.request(r, ACK, { timeout }))).then(
+        acked ??= this.ackAll(replies, timeout).then(
           () => {
             for (const r of replies) this.unacked.delete(r);
           },
@@ -539,6 +557,44 @@ class NatsSubscription implements Subscription {
         return acked;
       },
     };
+  }
+
+  /**
+   * `+ACK` every delivery as a request and resolve once the server confirmed each (ack-ack). Replies come
+   * to this subscription's inbox and are matched here, with one timer per batch, rather than through
+   * `nc.request()`: that builds a request object, a timer and an Error (even on success, when it cancels
+   * itself) per record, which measured ~20 % of the CPU of consuming.
+   */
+  private ackAll(replies: readonly string[], timeoutMs: number): Promise<void> {
+    if (replies.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let remaining = replies.length;
+      let settled = false;
+      const tokens: string[] = [];
+      const finish = (failure?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        for (const t of tokens) this.ackWaiters.delete(t);
+        if (failure === undefined) resolve();
+        else reject(failure);
+      };
+      const timer = setTimeout(() => finish(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+      const confirm = (failure?: Error) => {
+        if (failure !== undefined) finish(failure);
+        else if (--remaining === 0) finish();
+      };
+      try {
+        for (const r of replies) {
+          const token = `${this.ackPrefix}${++this.ackSeq}`;
+          tokens.push(token);
+          this.ackWaiters.set(token, confirm);
+          this.nc.publish(r, ACK, { reply: token });
+        }
+      } catch (e) {
+        finish(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
   }
 
   async close(): Promise<void> {
