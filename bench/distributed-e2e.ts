@@ -440,13 +440,22 @@ for (const r of done) {
     detail: `${fmtInt(r.p95Ms ?? Number.NaN)} ms`,
   });
   checks.push({
+    what: `${r.engine}: the loader caught up within ${CATCHUP_S} s after sending stopped`,
+    ok: r.caughtUp === true,
+    detail: `${fmt1(r.catchupSeconds ?? Number.NaN)} s`,
+  });
+  checks.push({
     what: `${r.engine}: every acknowledged event loaded (no loss)`,
-    ok: r.missing === 0 && r.caughtUp === true,
-    detail: `${fmtInt(r.totalAcked ?? 0)} acknowledged, ${r.missing} missing`,
+    ok: r.missing === 0,
+    detail:
+      `${fmtInt(r.totalAcked ?? 0)} acknowledged, ${r.missing} not in PostgreSQL after the SIGTERM drain` +
+      (r.caughtUp || r.missing === 0
+        ? ''
+        : ' (the pipeline had not caught up: they were still in the streams, which the bench then deleted; rerun with a longer --catchup-timeout to tell backlog from loss)'),
   });
   checks.push({
     what: `${r.engine}: no duplicates (rows == distinct event_id == acknowledged)`,
-    ok: r.totalRows === r.totalDistinct && r.totalRows === r.totalAcked,
+    ok: r.totalRows === r.totalDistinct && (r.totalRows === r.totalAcked || r.missing !== 0),
     detail: `${fmtInt(r.totalRows ?? 0)} rows, ${fmtInt(r.totalDistinct ?? 0)} distinct, ${fmtInt(r.totalAcked ?? 0)} acknowledged (${r.unexpected} rows never acknowledged, ${r.loaderDuplicates} replays dropped by the loader, ${r.badRows} bad rows)`,
   });
   const codes = Object.entries(r.exitCodes ?? {});
