@@ -241,3 +241,33 @@ test('pubsub: records pulled ahead of next() are given back on close, not held u
     await e.close();
   }
 });
+
+test('pubsub: an idle subscription pauses between empty pulls instead of spinning', async (t) => {
+  const why = await unavailable();
+  if (why !== undefined) {
+    if (process.env.CI === 'true') throw new Error(`Pub/Sub emulator unavailable under CI=true: ${why}`);
+    console.log(`# skipped: ${why}`);
+    t.skip(why);
+    return;
+  }
+  const e = await PubSubStreamEngine.connect(BASE);
+  try {
+    const s = await e.stream(streamName());
+    const sub = s.subscribe('idle');
+    await sub.next(1, 10);
+    let pulls = 0;
+    const pull = e.subscriber.pull.bind(e.subscriber);
+    e.subscriber.pull = ((...args: Parameters<typeof pull>) => {
+      pulls++;
+      return pull(...args);
+    }) as typeof e.subscriber.pull;
+    const none = await sub.next(10, 2000);
+    assert.equal(none.records.length, 0);
+    // a loop without a pause re-pulls as soon as the server answers "nothing" (~1,000 pulls/s here);
+    // with it, each of the pullers pulls at most about ten times a second
+    assert.ok(pulls < 100, `${pulls} pulls in 2 s of idling`);
+    await sub.close();
+  } finally {
+    await e.close();
+  }
+});
