@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -152,6 +153,40 @@ test('kafka: records are stored as plain Kafka records (key, value bytes, Java p
   } finally {
     await engine.close();
   }
+});
+
+test('kafka: fetches and commits use separate connections, so a commit never waits behind a long-polling fetch', async (t) => {
+  if (!(await needBroker(t))) return;
+  // Kafka answers one connection's requests in order: on a shared connection every commit waited out
+  // the fetch's long poll (fetchMaxWaitMs). Watch which connection each request goes out on.
+  const FETCH = 1;
+  const OFFSET_COMMIT = 8;
+  const used = new Map<number, Set<object>>([
+    [FETCH, new Set()],
+    [OFFSET_COMMIT, new Set()],
+  ]);
+  const CHANNEL = 'tracing:plt:kafka:connections:api:start';
+  const onRequest = (message: unknown) => {
+    const m = message as { apiKey?: number; connection?: object };
+    if (m.apiKey !== undefined && m.connection) used.get(m.apiKey)?.add(m.connection);
+  };
+  subscribe(CHANNEL, onRequest);
+  const engine = engineFor(BROKERS, { consumer: { fetchMaxWaitMs: 2_000 } });
+  try {
+    const s = await engine.stream(`conns-${randomUUID().slice(0, 6)}`);
+    await s.publish(Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: Buffer.from(String(i)) })));
+    const sub = s.subscribe('conns');
+    const got = await drainUntil(sub, (g) => g.length >= 20, 30_000);
+    assert.equal(got.length, 20);
+    await sub.close();
+  } finally {
+    unsubscribe(CHANNEL, onRequest);
+    await engine.close();
+  }
+  const fetches = used.get(FETCH)!;
+  const commits = used.get(OFFSET_COMMIT)!;
+  assert.ok(fetches.size > 0 && commits.size > 0, 'both fetches and commits were sent');
+  for (const c of commits) assert.ok(!fetches.has(c), 'no commit shares a connection with fetches');
 });
 
 async function stableGroup(subs: Array<{ assignedPartitions: number[] }>, partitions: number): Promise<void> {

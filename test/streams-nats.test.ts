@@ -145,6 +145,29 @@ test('nats: two pull subscribers of one durable share the work, each record once
 });
 
 /** A separate process takes a batch and dies (SIGKILL) without acking or closing. */
+test('nats: Batch.ack() waits for the server to confirm every ack, and fails when nobody confirms', async (t) => {
+  if (!(await available(t))) return;
+  const e = await NatsStreamEngine.connect(BASE);
+  try {
+    const name = streamName();
+    const s = await e.stream(name);
+    await s.publish(Array.from({ length: 50 }, (_, i) => ({ value: Buffer.from(`r${i}`) })));
+    const sub = s.subscribe('acks');
+    const first = await sub.next(20, 5000);
+    assert.equal(first.records.length, 20);
+    await first.ack();
+    assert.equal(await s.lag('acks'), 30, 'confirmed acks are applied when ack() resolves');
+    const second = await sub.next(30, 5000);
+    assert.equal(second.records.length, 30);
+    // with the stream (and its consumer) gone no one confirms: the ack must fail, not resolve
+    await e.deleteStream(name);
+    await assert.rejects(second.ack(), /ack not confirmed/);
+    await sub.close();
+  } finally {
+    await e.close();
+  }
+});
+
 async function consumeAndDie(name: string, group: string, ackWaitMs: number): Promise<number> {
   const code = `
     const { NatsStreamEngine } = await import(${JSON.stringify(`file://${ENGINE_JS}`)});

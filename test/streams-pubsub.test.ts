@@ -203,3 +203,71 @@ test('pubsub: records of a consumer that died without acking are redelivered aft
     await e.close();
   }
 });
+
+test('pubsub: records pulled ahead of next() are given back on close, not held until the ack deadline', async (t) => {
+  const why = await unavailable();
+  if (why !== undefined) {
+    if (process.env.CI === 'true') throw new Error(`Pub/Sub emulator unavailable under CI=true: ${why}`);
+    console.log(`# skipped: ${why}`);
+    t.skip(why);
+    return;
+  }
+  // a deadline far beyond the test's waits: a buffered record that close() forgot would not come back
+  const e = await PubSubStreamEngine.connect({ ...BASE, ackDeadlineSeconds: 600 });
+  try {
+    const name = streamName();
+    const s = await e.stream(name);
+    const values = Array.from({ length: 20 }, (_, i) => `v${i}`);
+    const first = s.subscribe('prefetch');
+    await first.next(1, 10); // creates the subscription; it sees what is published from now on
+    await s.publish(values.map((v) => ({ value: Buffer.from(v) })));
+    const taken = await first.next(3, 10_000);
+    assert.ok(taken.records.length >= 1 && taken.records.length <= 3, 'at most the asked-for records');
+    await taken.ack();
+    // pulls run in the background: give them time to buffer the rest before closing
+    await sleep(1000);
+    await first.close();
+    const second = s.subscribe('prefetch');
+    const got: InRecord[] = [...taken.records];
+    const until = Date.now() + 20_000;
+    while (got.length < values.length && Date.now() < until) {
+      const b = await second.next(100, 1000);
+      got.push(...b.records);
+      if (b.records.length > 0) await b.ack();
+    }
+    assert.deepEqual(got.map(text).sort(), values.slice().sort(), 'every record once, the rest redelivered');
+    await second.close();
+  } finally {
+    await e.close();
+  }
+});
+
+test('pubsub: an idle subscription pauses between empty pulls instead of spinning', async (t) => {
+  const why = await unavailable();
+  if (why !== undefined) {
+    if (process.env.CI === 'true') throw new Error(`Pub/Sub emulator unavailable under CI=true: ${why}`);
+    console.log(`# skipped: ${why}`);
+    t.skip(why);
+    return;
+  }
+  const e = await PubSubStreamEngine.connect(BASE);
+  try {
+    const s = await e.stream(streamName());
+    const sub = s.subscribe('idle');
+    await sub.next(1, 10);
+    let pulls = 0;
+    const pull = e.subscriber.pull.bind(e.subscriber);
+    e.subscriber.pull = ((...args: Parameters<typeof pull>) => {
+      pulls++;
+      return pull(...args);
+    }) as typeof e.subscriber.pull;
+    const none = await sub.next(10, 2000);
+    assert.equal(none.records.length, 0);
+    // a loop without a pause re-pulls as soon as the server answers "nothing" (~1,000 pulls/s here);
+    // with it, each of the pullers pulls at most about ten times a second
+    assert.ok(pulls < 100, `${pulls} pulls in 2 s of idling`);
+    await sub.close();
+  } finally {
+    await e.close();
+  }
+});

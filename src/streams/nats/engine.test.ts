@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseNatsStreamsConfig } from './config.js';
-import { ackSubjectTimestamp, consumerConfigFor, decodeKey, encodeKey, streamConfigFor } from './engine.js';
+import {
+  ackSubjectTimestamp,
+  consumerConfigFor,
+  decodeKey,
+  encodeKey,
+  pubAckFailure,
+  streamConfigFor,
+} from './engine.js';
 
 describe('nats engine helpers', () => {
   it('reads the store time from both ack subject forms', () => {
@@ -49,5 +56,22 @@ describe('nats engine helpers', () => {
     assert.equal(c.max_ack_pending, 100);
     assert.equal(c.deliver_policy, 'all');
     assert.equal(c.filter_subject, 'furrow.raw');
+  });
+  it('reads PubAcks: stored, duplicate, JetStream error, no stream (503 status), garbage', () => {
+    const msg = (json: string, code?: number) => ({
+      data: new TextEncoder().encode(json),
+      headers: code === undefined ? undefined : ({ code } as never),
+    });
+    assert.equal(pubAckFailure(msg('{"stream":"s","seq":7}'), 's'), undefined);
+    assert.equal(pubAckFailure(msg('{"stream":"s","seq":7,"duplicate":true}'), 's'), undefined);
+    const e = pubAckFailure(
+      msg('{"error":{"code":400,"err_code":10060,"description":"expected stream does not match"}}'),
+      's',
+    ) as Error & { code?: number };
+    assert.match(e.message, /expected stream does not match/);
+    assert.equal(e.code, 10060);
+    assert.match(String(pubAckFailure(msg('', 503), 's')?.message), /no JetStream stream/);
+    assert.match(String(pubAckFailure(msg('not json'), 's')?.message), /invalid PubAck/);
+    assert.match(String(pubAckFailure(msg('{}'), 's')?.message), /invalid PubAck/);
   });
 });

@@ -48,6 +48,10 @@ export const pubSubStreamsConfigSchema = z.strictObject({
   publishBatchMaxMessages: z.number().int().min(1).max(1000).default(1000),
   /** …or after this long */
   publishBatchMaxMs: z.number().int().min(0).max(10_000).default(10),
+  /** unary pulls each subscription keeps in flight, prefetching for `next()` (their round trips overlap) */
+  pullConcurrency: z.number().int().min(1).max(16).default(2),
+  /** messages a subscription holds pulled ahead of `next()`; pulling pauses above it (leases extended) */
+  maxBufferedRecords: z.number().int().min(1).max(100_000).default(2000),
   /** deadline of one unary API call (pull, acknowledge, admin) */
   requestTimeoutMs: z.number().int().min(100).default(30_000),
 });
