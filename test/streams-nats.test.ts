@@ -10,19 +10,23 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { connect } from '@nats-io/transport-node';
 import type { NatsStreamsOptions } from '../src/streams/nats/config.js';
 import { NatsStreamEngine } from '../src/streams/nats/engine.js';
 import type { InRecord, Subscription } from '../src/streams/types.js';
+import {
+  ensureNats,
+  killNats,
+  NATS_URL,
+  natsRestartUnsupported,
+  natsUnavailable,
+} from './helpers/nats-server.js';
 import { streamConformance } from './helpers/stream-conformance.js';
 
-const execFileP = promisify(execFile);
-const URL_ = process.env.FURROW_NATS_URL ?? 'nats://127.0.0.1:4222';
+const _execFileP = promisify(execFile);
+const URL_ = NATS_URL;
 const RUN = randomUUID().slice(0, 6);
 const BASE: NatsStreamsOptions = {
   servers: [URL_],
@@ -30,26 +34,6 @@ const BASE: NatsStreamsOptions = {
   subjectPrefix: 'furrowtest',
   requestTimeoutMs: 5000,
 };
-const NATS_BIN = '/usr/sbin/nats-server';
-const NATS_START = [
-  '--start',
-  '--oknodo',
-  '--background',
-  '--exec',
-  NATS_BIN,
-  '--',
-  ...[
-    '-a',
-    '127.0.0.1',
-    '-p',
-    '4222',
-    '-js',
-    '-sd',
-    '/var/lib/nats-server',
-    '-l',
-    '/var/log/nats-server.log',
-  ],
-];
 const ENGINE_JS = fileURLToPath(new URL('../src/streams/nats/engine.js', import.meta.url));
 
 const created: string[] = [];
@@ -67,21 +51,7 @@ after(async () => {
   await e.close();
 });
 
-async function unavailable(): Promise<string | undefined> {
-  try {
-    const nc = await connect({ servers: URL_, timeout: 2000, reconnect: false });
-    try {
-      const info = await nc.request('$JS.API.INFO', '', { timeout: 2000 });
-      const body = info.json<{ error?: { description: string } }>();
-      if (body.error) return `JetStream not enabled at ${URL_}: ${body.error.description}`;
-    } finally {
-      await nc.close();
-    }
-    return undefined;
-  } catch (e) {
-    return `no NATS JetStream at ${URL_} (${e instanceof Error ? e.message : String(e)})`;
-  }
-}
+const unavailable = natsUnavailable;
 
 /** Skip (or fail under CI=true) when the server is absent; returns true when the test should run. */
 async function available(t: { skip(msg: string): void }, extra?: string): Promise<boolean> {
@@ -222,67 +192,9 @@ test('nats: records of a consumer that died without acking are redelivered after
 
 // ---- server restart ---------------------------------------------------------------------------------
 
-async function natsPid(): Promise<number | undefined> {
-  try {
-    const { stdout } = await execFileP('pgrep', ['-x', 'nats-server']);
-    const pid = Number(stdout.trim().split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-/** Starts the machine's server (same command as at boot) unless running; waits for its port. */
-async function ensureNatsRunning(): Promise<void> {
-  if (!(await portOpen(4222))) {
-    await execFileP('start-stop-daemon', NATS_START);
-    const end = Date.now() + 30_000;
-    while (!(await portOpen(4222)) && Date.now() < end) await sleep(100);
-  }
-  // JetStream recovers its streams before it answers API requests
-  const end = Date.now() + 30_000;
-  while ((await unavailable()) !== undefined && Date.now() < end) await sleep(200);
-}
-
-async function killNats(): Promise<void> {
-  const pid = await natsPid();
-  assert.ok(pid, 'nats-server pid');
-  process.kill(pid, 'SIGKILL');
-  const end = Date.now() + 10_000;
-  while (Date.now() < end) {
-    try {
-      process.kill(pid, 0);
-      await sleep(50);
-    } catch {
-      return;
-    }
-  }
-  throw new Error(`nats-server ${pid} did not exit`);
-}
-
-function restartUnsupported(): string | undefined {
-  if (new URL(URL_).port !== '4222' || !/^nats:\/\/(127\.0\.0\.1|localhost)/.test(URL_)) {
-    return `restart test needs the local server on 127.0.0.1:4222 (FURROW_NATS_URL=${URL_})`;
-  }
-  if (process.getuid?.() !== 0) return 'restart test needs root (the server runs as root)';
-  if (!existsSync(NATS_BIN)) return `restart test needs ${NATS_BIN}`;
-  return undefined;
-}
-
 test('nats: a server kill -9 and restart under a publishing loop loses no acknowledged record', async (t) => {
   if (!(await available(t))) return;
-  if (!(await available(t, restartUnsupported()))) return;
+  if (!(await available(t, await natsRestartUnsupported()))) return;
   const e = await NatsStreamEngine.connect({ ...BASE, requestTimeoutMs: 2000 });
   try {
     const name = streamName();
@@ -315,7 +227,7 @@ test('nats: a server kill -9 and restart under a publishing loop loses no acknow
       await killNats();
       await sleep(500);
     } finally {
-      await ensureNatsRunning();
+      await ensureNats();
       restarted = true;
     }
     await loop;
@@ -337,7 +249,7 @@ test('nats: a server kill -9 and restart under a publishing loop loses no acknow
     const dup = [...got.entries()].filter(([, c]) => c > 1);
     assert.deepEqual(dup, [], 'resends were deduplicated by Nats-Msg-Id');
   } finally {
-    await ensureNatsRunning(); // whatever happened, leave the server up
+    await ensureNats(); // whatever happened, leave the server up
     await e.close();
   }
 });

@@ -28,6 +28,14 @@ import {
 import pg from 'pg';
 import { queryWarehouse } from './duckdb.js';
 import { killFurrow, stopFurrow } from './furrow-process.js';
+import {
+  ensureNats,
+  killAndWait,
+  killNats,
+  NATS_URL,
+  natsRestartUnsupported,
+  natsUnavailable,
+} from './nats-server.js';
 import { postgresSettings } from './services.js';
 
 const execFileP = promisify(execFile);
@@ -537,80 +545,7 @@ export interface EngineSpec {
 
 const STREAMS = ['raw', 'enriched', 'bad'];
 
-// NATS: the machine's server (root, start-stop-daemon), as in test/streams-nats.test.ts.
-const NATS_URL = process.env.FURROW_NATS_URL ?? 'nats://127.0.0.1:4222';
-const NATS_BIN = '/usr/sbin/nats-server';
-const NATS_START = [
-  '--start',
-  '--oknodo',
-  '--background',
-  '--exec',
-  NATS_BIN,
-  '--',
-  ...[
-    '-a',
-    '127.0.0.1',
-    '-p',
-    '4222',
-    '-js',
-    '-sd',
-    '/var/lib/nats-server',
-    '-l',
-    '/var/log/nats-server.log',
-  ],
-];
-
-async function natsUnavailable(): Promise<string | undefined> {
-  const { connect } = await import('@nats-io/transport-node');
-  try {
-    const nc = await connect({ servers: NATS_URL, timeout: 2000, reconnect: false });
-    try {
-      const info = await nc.request('$JS.API.INFO', '', { timeout: 2000 });
-      const body = info.json<{ error?: { description: string } }>();
-      if (body.error) return `JetStream not enabled at ${NATS_URL}: ${body.error.description}`;
-    } finally {
-      await nc.close();
-    }
-    return undefined;
-  } catch (e) {
-    return `no NATS JetStream at ${NATS_URL} (${e instanceof Error ? e.message : String(e)})`;
-  }
-}
-
-async function pidOf(exe: string): Promise<number | undefined> {
-  try {
-    const { stdout } = await execFileP('pgrep', ['-x', exe]);
-    const pid = Number(stdout.trim().split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function killAndWait(pid: number): Promise<void> {
-  process.kill(pid, 'SIGKILL');
-  const end = Date.now() + 15_000;
-  while (Date.now() < end) {
-    try {
-      process.kill(pid, 0);
-      await sleep(50);
-    } catch {
-      return;
-    }
-  }
-  throw new Error(`pid ${pid} did not exit after SIGKILL`);
-}
-
-export async function ensureNats(): Promise<void> {
-  if (!(await tcpOpen('127.0.0.1', 4222))) {
-    await execFileP('start-stop-daemon', NATS_START);
-    const end = Date.now() + 30_000;
-    while (!(await tcpOpen('127.0.0.1', 4222)) && Date.now() < end) await sleep(100);
-  }
-  const end = Date.now() + 30_000; // JetStream recovers its streams before answering API requests
-  while ((await natsUnavailable()) !== undefined && Date.now() < end) await sleep(200);
-}
-
+// NATS: the machine's server (test/helpers/nats-server.ts).
 export const natsSpec: EngineSpec = {
   kind: 'nats',
   unavailable: natsUnavailable,
@@ -623,19 +558,10 @@ export const natsSpec: EngineSpec = {
     requestTimeoutMs: 3000,
   }),
   env: () => ({}),
-  async restartUnsupported() {
-    if (!/^nats:\/\/(127\.0\.0\.1|localhost):4222$/.test(NATS_URL))
-      return `NATS restart needs the local server on 127.0.0.1:4222 (FURROW_NATS_URL=${NATS_URL})`;
-    if (process.getuid?.() !== 0) return 'NATS restart needs root (the server runs as root)';
-    if (!existsSync(NATS_BIN)) return `NATS restart needs ${NATS_BIN}`;
-    if ((await pidOf('nats-server')) === undefined) return 'no nats-server process to restart';
-    return undefined;
-  },
+  restartUnsupported: natsRestartUnsupported,
   async restart(downMs) {
     try {
-      const pid = await pidOf('nats-server');
-      assert.ok(pid, 'nats-server pid');
-      await killAndWait(pid);
+      await killNats();
       await sleep(downMs);
     } finally {
       await ensureNats();
