@@ -6,7 +6,8 @@
  *     npx tsc -p . --outDir dist-bench --tsBuildInfoFile dist-bench/.tsbuildinfo
  *     node dist-bench/bench/e2e.js [--seconds 15] [--rates 2000,5000,10000] [--modes fsync,os]
  *                                  [--batch 10] [--json results.json] [--gate]
- *                                  [--node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *                                  [--node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"] [--no-micro]
+ *                                  [--furrow-config='{"enrich":{"batchSize":200}}']
  *
  * For each durability mode, one `furrow up` process (unpinned: it uses every core, enrich runs in worker
  * threads) in a fresh data directory; a warm-up; then each rate step in ascending order from an
@@ -54,6 +55,10 @@ const { values } = parseArgs({
     'data-root': { type: 'string', default: tmpdir() },
     json: { type: 'string' },
     gate: { type: 'boolean', default: false },
+    /** run `furrow up` with the Micro API off (micro.enabled: false), to measure what feeding it costs */
+    'no-micro': { type: 'boolean', default: false },
+    /** JSON merged over the generated config file, e.g. '{"enrich":{"batchSize":200}}' */
+    'furrow-config': { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -317,7 +322,9 @@ async function runMode(mode: 'fsync' | 'os', work: string): Promise<ModeResult> 
   const dataDir = mkdtempSync(join(work, `up-${mode}-`));
   const config = join(work, `config-${mode}.json`);
   // long enough a drain deadline that SIGTERM never cuts a backlog short (the check is loss on drain)
-  writeFileSync(config, JSON.stringify({ shutdown: { drainDeadlineMs: 600_000 } }));
+  const micro = values['no-micro'] ? { micro: { enabled: false } } : {};
+  const extra = values['furrow-config'] === undefined ? {} : (JSON.parse(values['furrow-config']) as object);
+  writeFileSync(config, JSON.stringify({ shutdown: { drainDeadlineMs: 600_000 }, ...micro, ...extra }));
   const args = ['up', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--schemas', SCHEMAS];
   args.push('--durability', mode, '--log-level', 'warn', '--config', config);
   if (values.workers !== undefined) args.push('--workers', values.workers);
