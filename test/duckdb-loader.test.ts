@@ -121,6 +121,27 @@ if (crashChild !== undefined) {
       await loader.close();
     });
 
+    it('dedupes within the batch range of collector_tstamp widened by dedupeWindowSeconds', async () => {
+      for (const method of ['copy', 'appender'] as const) {
+        const loader = new DuckDbLoader(
+          parseDuckDbLoaderConfig({ path: join(dir, `window-${method}.duckdb`), dedupeWindowSeconds: 60 }),
+          { method },
+        );
+        await loader.init();
+        // line(i) is collector_tstamp 2025-04-30 10:00 + i seconds
+        const early = line(0);
+        const id = randomUUID();
+        assert.equal((await loader.loadGood([early, line(10, id)])).inserted, 2);
+        // a replay spread over hours (after a long outage) still matches its own rows exactly
+        assert.equal((await loader.loadGood([line(7200), early, line(10, id), line(14_400)])).inserted, 2);
+        // a resend of the same event_id 50 s later is within the window; 2 h later it is not
+        assert.equal((await loader.loadGood([line(60, id)])).inserted, 0, `${method}: inside the window`);
+        assert.equal((await loader.loadGood([line(7210, id)])).inserted, 1, `${method}: outside the window`);
+        assert.equal(await count(loader), 5);
+        await loader.close();
+      }
+    });
+
     it('stages multi-byte text intact across batches of growing and shrinking size', async () => {
       // the copy method reuses one staging buffer: a grown buffer, then a shorter batch, must stage
       // exactly the current batch's bytes

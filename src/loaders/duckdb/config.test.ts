@@ -15,6 +15,7 @@ describe('duckdb loader config', () => {
       threads: 1,
       memoryLimit: undefined,
       checkpointThreshold: '256MB',
+      dedupeWindowSeconds: 600,
     });
   });
 

@@ -51,6 +51,12 @@ export const duckDbLoaderConfigSchema = z.strictObject({
    * rows), which halved the load rate in bench/duckdb-loader.ts; the price is a longer WAL replay on open.
    */
   checkpointThreshold: size.default('256MB'),
+  /**
+   * Dedupe on event_id looks at the rows whose collector_tstamp is within the batch's range widened by
+   * this many seconds (replays always match exactly; see loader.ts `dedupeFilter`). Wider catches older
+   * tracker resends and costs a longer scan per batch.
+   */
+  dedupeWindowSeconds: z.number().int().min(0).max(31_536_000).default(600),
 });
 
 export type DuckDbLoaderOptions = z.input<typeof duckDbLoaderConfigSchema>;
@@ -65,6 +71,7 @@ export interface DuckDbLoaderConfig {
   readonly threads: number;
   readonly memoryLimit: string | undefined;
   readonly checkpointThreshold: string;
+  readonly dedupeWindowSeconds: number;
 }
 
 export class DuckDbConfigError extends KeyedConfigError {
@@ -103,5 +110,6 @@ export function parseDuckDbLoaderConfig(input: unknown, ctx: ParseContext = {}):
     threads: o.threads,
     memoryLimit: o.memoryLimit,
     checkpointThreshold: o.checkpointThreshold,
+    dedupeWindowSeconds: o.dedupeWindowSeconds,
   };
 }
