@@ -27,8 +27,9 @@
  * Dedupe on top of 1M rows already loaded (20 batches of 5k, rows/s): no dedupe 9.3k, anti-join on
  * UUID 7.5k, PRIMARY KEY + INSERT OR IGNORE 3.6k on UUID / 2.6k on VARCHAR, with a 3.5×–5× bigger file
  * (the ART index is stored, and DuckDB wants it in memory). Hence the anti-join: one scan of the 16-byte
- * `event_id` column per batch, no in-memory index, and safe because only this connection writes the file
- * (DuckDB locks it per process).
+ * `event_id` column per batch, limited to the row groups near the batch's collector_tstamp range (see
+ * dedupeFilter), no in-memory index, and safe because only this connection writes the file (DuckDB locks
+ * it per process).
  *
  * @example
  * const loader = new DuckDbLoader(parseDuckDbLoaderConfig({}, { dataDir }));
