@@ -29,7 +29,8 @@ const { values: args } = parseArgs({
 });
 const ROWS = Number(args.rows);
 /** The baseline runs with the loader's DuckDB settings, so the ratio measures the loader's own work. */
-const SETTINGS = { threads: '2', checkpoint_threshold: parseDuckDbLoaderConfig({}).checkpointThreshold };
+const DEFAULTS = parseDuckDbLoaderConfig({});
+const SETTINGS = { threads: String(DEFAULTS.threads), checkpoint_threshold: DEFAULTS.checkpointThreshold };
 const BATCH = Number(args.batch);
 
 const DERIVED = JSON.stringify({
@@ -185,7 +186,7 @@ async function loader(
   method: LoadMethod,
   batches: readonly string[][],
 ): Promise<{ ms: number; maxStallMs: number }> {
-  const l = new DuckDbLoader(parseDuckDbLoaderConfig({ path: join(dir, `${method}.duckdb`), threads: 2 }), {
+  const l = new DuckDbLoader(parseDuckDbLoaderConfig({ path: join(dir, `${method}.duckdb`) }), {
     method,
   });
   await l.init();

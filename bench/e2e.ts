@@ -6,6 +6,8 @@
  *     npx tsc -p . --outDir dist-bench --tsBuildInfoFile dist-bench/.tsbuildinfo
  *     node dist-bench/bench/e2e.js [--seconds 15] [--rates 2000,5000,10000] [--modes fsync,os]
  *                                  [--batch 10] [--json results.json] [--gate]
+ *                                  [--node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"] [--no-micro]
+ *                                  [--furrow-config='{"enrich":{"batchSize":200}}']
  *
  * For each durability mode, one `furrow up` process (unpinned: it uses every core, enrich runs in worker
  * threads) in a fresh data directory; a warm-up; then each rate step in ascending order from an
@@ -27,14 +29,14 @@
  * Target (the issue): p95 < 2 s at 5,000 events/s, zero loss, zero duplicates.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { queryWarehouse } from '../test/helpers/duckdb.js';
 import { postHeaders, TP2_PATH, trackerBatch } from './lib/payloads.js';
-import { formatLoad, machineInfo, ROOT } from './lib/proc.js';
+import { clockTicks, formatLoad, machineInfo, ROOT } from './lib/proc.js';
 import { type Server, startFurrow } from './lib/servers.js';
 import { fmt1, fmt2, fmtInt, fmtMs, markdownTable, percentilesSorted } from './lib/stats.js';
 
@@ -47,10 +49,16 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '64' },
     'catchup-timeout': { type: 'string', default: '60' },
     workers: { type: 'string' },
+    /** extra node flags for the `furrow up` process, space-separated (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`) */
+    'node-args': { type: 'string' },
     schemas: { type: 'string' },
     'data-root': { type: 'string', default: tmpdir() },
     json: { type: 'string' },
     gate: { type: 'boolean', default: false },
+    /** run `furrow up` with the Micro API off (micro.enabled: false), to measure what feeding it costs */
+    'no-micro': { type: 'boolean', default: false },
+    /** JSON merged over the generated config file, e.g. '{"enrich":{"batchSize":200}}' */
+    'furrow-config': { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -287,15 +295,41 @@ async function runStep(
   };
 }
 
+/**
+ * CPU seconds per thread of a live process, busiest first. Every thread is named "node", so the main
+ * thread is told apart by tid == pid; the rest (enrich workers, DuckDB, libuv pool) by their order of
+ * creation (tid) and share.
+ */
+function threadCpu(pid: number): string {
+  const out: { tid: number; s: number }[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out.push({ tid: Number(tid), s: (Number(rest[11]) + Number(rest[12])) / clockTicks() });
+    } catch {
+      // the thread exited meanwhile
+    }
+  }
+  return out
+    .filter((t) => t.s >= 0.05)
+    .sort((a, b) => b.s - a.s)
+    .map((t) => `${t.tid === pid ? 'main' : t.tid}: ${fmt1(t.s)}`)
+    .join(', ');
+}
+
 async function runMode(mode: 'fsync' | 'os', work: string): Promise<ModeResult> {
   const dataDir = mkdtempSync(join(work, `up-${mode}-`));
   const config = join(work, `config-${mode}.json`);
   // long enough a drain deadline that SIGTERM never cuts a backlog short (the check is loss on drain)
-  writeFileSync(config, JSON.stringify({ shutdown: { drainDeadlineMs: 600_000 } }));
+  const micro = values['no-micro'] ? { micro: { enabled: false } } : {};
+  const extra = values['furrow-config'] === undefined ? {} : (JSON.parse(values['furrow-config']) as object);
+  writeFileSync(config, JSON.stringify({ shutdown: { drainDeadlineMs: 600_000 }, ...micro, ...extra }));
   const args = ['up', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--schemas', SCHEMAS];
   args.push('--durability', mode, '--log-level', 'warn', '--config', config);
   if (values.workers !== undefined) args.push('--workers', values.workers);
-  const server = await startFurrow(args);
+  const nodeArgs = values['node-args']?.split(' ').filter((a) => a !== '');
+  const server = await startFurrow(args, { nodeArgs });
   const gen = new Generator(new URL(`${server.url}${TP2_PATH}`), postHeaders());
   const samples: Sample[] = [];
   const steps: StepResult[] = [];
@@ -329,6 +363,7 @@ async function runMode(mode: 'fsync' | 'os', work: string): Promise<ModeResult> 
   }
   const hwmMb = server.memory().hwmMb;
   const cpuSeconds = server.cpuSeconds();
+  process.stderr.write(`${mode} CPU s per thread (tid: s): ${threadCpu(server.pid)}\n`);
   const t0 = performance.now();
   const exitCode = await server.stop(700_000);
   const drainSeconds = (performance.now() - t0) / 1000;

@@ -121,6 +121,47 @@ if (crashChild !== undefined) {
       await loader.close();
     });
 
+    it('dedupes within the batch range of collector_tstamp widened by dedupeWindowSeconds', async () => {
+      for (const method of ['copy', 'appender'] as const) {
+        const loader = new DuckDbLoader(
+          parseDuckDbLoaderConfig({ path: join(dir, `window-${method}.duckdb`), dedupeWindowSeconds: 60 }),
+          { method },
+        );
+        await loader.init();
+        // line(i) is collector_tstamp 2025-04-30 10:00 + i seconds
+        const early = line(0);
+        const id = randomUUID();
+        assert.equal((await loader.loadGood([early, line(10, id)])).inserted, 2);
+        // a replay spread over hours (after a long outage) still matches its own rows exactly
+        assert.equal((await loader.loadGood([line(7200), early, line(10, id), line(14_400)])).inserted, 2);
+        // a resend of the same event_id 50 s later is within the window; 2 h later it is not
+        assert.equal((await loader.loadGood([line(60, id)])).inserted, 0, `${method}: inside the window`);
+        assert.equal((await loader.loadGood([line(7210, id)])).inserted, 1, `${method}: outside the window`);
+        assert.equal(await count(loader), 5);
+        await loader.close();
+      }
+    });
+
+    it('stages multi-byte text intact across batches of growing and shrinking size', async () => {
+      // the copy method reuses one staging buffer: a grown buffer, then a shorter batch, must stage
+      // exactly the current batch's bytes
+      const loader = open(join(dir, 'utf8.duckdb'));
+      await loader.init();
+      const title = (i: number) => `Größe ✓ 😀 ${'é'.repeat(i % 50)} #${i}`;
+      const batch = (from: number, n: number) =>
+        Array.from({ length: n }, (_, k) =>
+          line(from + k, randomUUID(), { [F.page_title]: title(from + k) }),
+        );
+      assert.equal((await loader.loadGood(batch(0, 3))).inserted, 3);
+      assert.equal((await loader.loadGood(batch(3, 2000))).inserted, 2000);
+      assert.equal((await loader.loadGood(batch(2003, 5))).inserted, 5);
+      const rows = await loader.query('SELECT page_title FROM atomic.events');
+      assert.equal(rows.length, 2008);
+      const expected = new Set(Array.from({ length: 2008 }, (_, i) => title(i)));
+      for (const r of rows) assert.ok(expected.delete(r.page_title as string), `unexpected ${r.page_title}`);
+      await loader.close();
+    });
+
     it('is idempotent: a replayed batch and in-batch duplicates add no row', async () => {
       const loader = open(join(dir, 'dedupe.duckdb'));
       await loader.init();

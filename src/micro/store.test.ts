@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { CollectorPayload } from '../protocol/collector-payload.js';
 import { F, FIELD_COUNT, type FieldName } from '../protocol/enriched-fields.js';
 import type { RawEvent } from '../protocol/raw-event.js';
-import { EXTRACTION_ERROR, MicroStore, VALIDATION_ERROR } from './store.js';
+import { EXTRACTION_ERROR, MicroStore, rawEventToJson, VALIDATION_ERROR } from './store.js';
 
 const CTX = 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1';
 const WEB_PAGE = 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0';
@@ -188,6 +188,32 @@ describe('MicroStore good events', () => {
 
   it('rejects a line without 131 fields', () => {
     assert.throws(() => new MicroStore().addGood(raw(), 'a\tb'), /Wrong event fields number/);
+    assert.throws(() => new MicroStore().addGoodSerialized('{}', `${pageView()}\tx`), /Wrong event fields/);
+  });
+
+  it('serves an event stored with its raw event as JSON text exactly as one stored as an object', () => {
+    const params = JSON.parse('{"e":"pv","__proto__":"x","flag":null}') as Record<string, string | null>;
+    const ev = pageView({
+      app_id: 'a',
+      contexts: withContexts(WEB_PAGE),
+      collector_tstamp: '2024-01-01 00:00:00.000',
+    });
+    const byObject = new MicroStore();
+    byObject.addGood(raw(params), ev);
+    const byText = new MicroStore();
+    byText.addGoodSerialized(JSON.stringify(rawEventToJson(raw(params))), ev);
+    assert.deepEqual(byText.good(), byObject.good());
+    assert.equal(JSON.stringify(byText.good()), JSON.stringify(byObject.good()));
+    assert.equal(
+      Object.getOwnPropertyDescriptor(byText.good()[0].rawEvent.parameters, '__proto__')?.value,
+      'x',
+    );
+    assert.deepEqual(byText.good({ contexts: [WEB_PAGE], event_type: 'page_view' }).length, 1);
+    const day = Date.UTC(2024, 0, 1);
+    assert.deepEqual(byText.timeline([{ start: day, end: day + 1000 }]), [
+      { validEvents: 1, failedEvents: 0 },
+    ]);
+    assert.deepEqual(byText.lossyEvents(), byObject.lossyEvents());
   });
 });
 

@@ -4,9 +4,12 @@
  * Snowplow Micro (`/micro/good`, `/micro/bad`, `/micro/events`, columns, timeline).
  *
  * Memory stays bounded: at most `maxEvents` good + bad events are kept, the oldest dropped first (counted in
- * `stats().dropped`). Per event only the TSV line, the small raw-event JSON and the fields the filters need
- * are kept; the 131-key event objects are rebuilt when queried, because holding them would cost several
- * kilobytes per event for data a test suite reads once.
+ * `stats().dropped`). Per good event only the TSV line and the raw event (as an object, or as its JSON text
+ * when it came from an enrich worker thread) are kept; everything else (the filter fields, the 131-key event
+ * object) is derived when queried. In `furrow up` the store holds up to 100k events fed at thousands per
+ * second while nobody reads them: holding the split fields (131 strings per event) and raw-event objects
+ * made the heap's major GCs cost more CPU than the loader (bench/e2e.ts), while flat strings are never
+ * traced.
  *
  * @example
  * const store = new MicroStore({ maxEvents: 10_000 });
@@ -14,13 +17,15 @@
  * store.good({ event_type: 'page_view', limit: 1 }); // the most recent page view, as Micro's GoodEvent JSON
  */
 import type { CollectorPayload } from '../protocol/collector-payload.js';
-import { F } from '../protocol/enriched-fields.js';
+import { F, FIELD_COUNT } from '../protocol/enriched-fields.js';
 import {
   canonicalFromFields,
+  EnrichedLineError,
   lossyFromFields,
   parseContextsColumn,
   splitEnrichedLine,
   tsvTimestampToMs,
+  WRONG_FIELD_COUNT,
 } from '../protocol/event-json.js';
 import { parseQueryString } from '../protocol/querystring.js';
 import type { RawEvent } from '../protocol/raw-event.js';
@@ -164,13 +169,56 @@ export interface MicroStoreOptions {
 
 interface GoodRecord {
   seq: number;
+  line: string;
+  /** the object, or its JSON text (parsed on each read, so nothing but the string stays on the heap) */
+  raw: RawEventJson | string;
+  incomplete: boolean;
+}
+
+/** What the `/micro/good` filters look at, derived from the line when queried. */
+interface GoodMeta {
   fields: string[];
-  raw: RawEventJson;
   eventType: string | null;
   schema: string | null;
-  contexts: string[];
-  collectorMs: number | null;
-  incomplete: boolean;
+}
+
+function goodMeta(r: GoodRecord): GoodMeta {
+  const fields = splitEnrichedLine(r.line);
+  const vendor = fields[F.event_vendor];
+  const name = fields[F.event_name];
+  const format = fields[F.event_format];
+  const version = fields[F.event_version];
+  return {
+    fields,
+    eventType: fields[F.event] === '' ? null : fields[F.event],
+    schema:
+      vendor !== '' && name !== '' && format !== '' && version !== ''
+        ? `iglu:${vendor}/${name}/${format}/${version}`
+        : null,
+  };
+}
+
+function contextSchemas(fields: readonly string[]): string[] {
+  return parseContextsColumn(fields[F.contexts]).map((c) => c.schema);
+}
+
+function collectorMsOf(line: string): number | null {
+  return tsvTimestampToMs(fieldOf(line, F.collector_tstamp));
+}
+
+/** One field of a TSV line without splitting all 131. */
+function fieldOf(line: string, index: number): string {
+  let start = 0;
+  for (let i = 0; i < index; i++) start = line.indexOf('\t', start) + 1;
+  const end = line.indexOf('\t', start);
+  return line.slice(start, end === -1 ? line.length : end);
+}
+
+/** Throws, as `splitEnrichedLine` would, for a line without 131 fields; counting tabs allocates nothing. */
+function checkFieldCount(line: string): void {
+  let n = 1;
+  for (let i = line.indexOf('\t'); i !== -1; i = line.indexOf('\t', i + 1)) n++;
+  if (n !== FIELD_COUNT) throw new EnrichedLineError(WRONG_FIELD_COUNT);
 }
 
 interface BadRecord {
@@ -338,26 +386,21 @@ export class MicroStore {
    * in `/micro/events`, as a failed event). Throws `EnrichedLineError` for a line without 131 fields.
    */
   addGood(raw: RawEvent, tsvLine: string, opts: { incomplete?: boolean } = {}): void {
-    const fields = splitEnrichedLine(tsvLine);
-    const vendor = fields[F.event_vendor];
-    const name = fields[F.event_name];
-    const format = fields[F.event_format];
-    const version = fields[F.event_version];
-    const schema =
-      vendor !== '' && name !== '' && format !== '' && version !== ''
-        ? `iglu:${vendor}/${name}/${format}/${version}`
-        : null;
-    const incomplete = opts.incomplete === true;
-    this.goodEvents.push({
-      seq: this.seq++,
-      fields,
-      raw: rawEventToJson(raw),
-      eventType: fields[F.event] === '' ? null : fields[F.event],
-      schema,
-      contexts: parseContextsColumn(fields[F.contexts]).map((c) => c.schema),
-      collectorMs: tsvTimestampToMs(fields[F.collector_tstamp]),
-      incomplete,
-    });
+    this.pushGood(rawEventToJson(raw), tsvLine, opts.incomplete === true);
+  }
+
+  /**
+   * `addGood` with the raw event already as `JSON.stringify(rawEventToJson(raw))`, which is how enrich
+   * worker threads hand it over (a string crosses threads far cheaper than a structured clone of the
+   * event and its parameter Map).
+   */
+  addGoodSerialized(rawEventJson: string, tsvLine: string): void {
+    this.pushGood(rawEventJson, tsvLine, false);
+  }
+
+  private pushGood(raw: RawEventJson | string, line: string, incomplete: boolean): void {
+    checkFieldCount(line);
+    this.goodEvents.push({ seq: this.seq++, line, raw, incomplete });
     if (incomplete) this.incompleteCount++;
     this.enforceBound();
   }
@@ -414,13 +457,13 @@ export class MicroStore {
     };
   }
 
-  private toGoodJson(r: GoodRecord): GoodEventJson {
+  private toGoodJson(r: GoodRecord, m: GoodMeta, contexts: string[]): GoodEventJson {
     return {
-      rawEvent: r.raw,
-      eventType: r.eventType,
-      schema: r.schema,
-      contexts: r.contexts,
-      event: canonicalFromFields(r.fields),
+      rawEvent: typeof r.raw === 'string' ? (JSON.parse(r.raw) as RawEventJson) : r.raw,
+      eventType: m.eventType,
+      schema: m.schema,
+      contexts,
+      event: canonicalFromFields(m.fields),
       incomplete: r.incomplete,
     };
   }
@@ -432,10 +475,12 @@ export class MicroStore {
     const out: GoodEventJson[] = [];
     for (const r of this.goodEvents.newestFirst()) {
       if (r.incomplete) continue;
-      if (event_type !== undefined && r.eventType !== event_type) continue;
-      if (schema !== undefined && r.schema !== schema) continue;
-      if (contexts !== undefined && !contexts.every((c) => r.contexts.includes(c))) continue;
-      out.push(this.toGoodJson(r));
+      const m = goodMeta(r);
+      if (event_type !== undefined && m.eventType !== event_type) continue;
+      if (schema !== undefined && m.schema !== schema) continue;
+      const schemas = contextSchemas(m.fields);
+      if (contexts !== undefined && !contexts.every((c) => schemas.includes(c))) continue;
+      out.push(this.toGoodJson(r, m, schemas));
       if (limit !== undefined && out.length >= limit) break;
     }
     return out;
@@ -459,7 +504,7 @@ export class MicroStore {
   /** `GET /micro/events` (Micro 3.x): good and incomplete events as lossy JSON, newest first. */
   lossyEvents(): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
-    for (const r of this.goodEvents.newestFirst()) out.push(lossyFromFields(r.fields));
+    for (const r of this.goodEvents.newestFirst()) out.push(lossyFromFields(splitEnrichedLine(r.line)));
     return out;
   }
 
@@ -478,9 +523,12 @@ export class MicroStore {
     let events: Record<string, unknown>[] = [];
     for (const r of this.goodEvents.newestFirst()) {
       if (valid !== null && valid === r.incomplete) continue;
-      if (start !== null && (r.collectorMs === null || r.collectorMs < start)) continue;
-      if (end !== null && (r.collectorMs === null || r.collectorMs >= end)) continue;
-      const ev = lossyFromFields(r.fields);
+      if (start !== null || end !== null) {
+        const t = collectorMsOf(r.line);
+        if (start !== null && (t === null || t < start)) continue;
+        if (end !== null && (t === null || t >= end)) continue;
+      }
+      const ev = lossyFromFields(splitEnrichedLine(r.line));
       let keep = true;
       for (const f of filters) {
         const v = renderColumn(ev, f.column);
@@ -520,7 +568,7 @@ export class MicroStore {
   columns(): string[] {
     const names = new Set<string>();
     for (const r of this.goodEvents.newestFirst()) {
-      const ev = lossyFromFields(r.fields);
+      const ev = lossyFromFields(splitEnrichedLine(r.line));
       for (const [k, v] of Object.entries(ev)) {
         names.add(k);
         if (k.startsWith('contexts_') && Array.isArray(v)) {
@@ -579,7 +627,7 @@ export class MicroStore {
   timeline(buckets: readonly TimelineBucket[]): TimelineCount[] {
     const counts = buckets.map(() => ({ validEvents: 0, failedEvents: 0 }));
     for (const r of this.goodEvents.newestFirst()) {
-      const t = r.collectorMs;
+      const t = collectorMsOf(r.line);
       if (t === null) continue;
       for (let i = 0; i < buckets.length; i++) {
         if (t >= buckets[i].start && t < buckets[i].end) {

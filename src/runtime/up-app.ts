@@ -23,7 +23,8 @@ import { openStreams, startCollectorRole, startEnrichRole, startLoadRole } from 
 export const VERSION = '0.1.0';
 
 function feedMicro(store: MicroStore, r: TaskResult): void {
-  if (r.goodRaw !== undefined) for (let i = 0; i < r.good.length; i++) store.addGood(r.goodRaw[i], r.good[i]);
+  if (r.goodRawJson !== undefined)
+    for (let i = 0; i < r.good.length; i++) store.addGoodSerialized(r.goodRawJson[i], r.good[i]);
   if (r.badRaw !== undefined) {
     for (let i = 0; i < r.bad.length; i++)
       store.addBad(r.badRaw[i]?.payload ?? null, r.badRaw[i]?.raw ?? null, r.bad[i]);

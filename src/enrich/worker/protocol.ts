@@ -1,5 +1,4 @@
 /** Messages between the enrich stage (main thread) and its worker threads. */
-import type { RawEvent } from '../../protocol/raw-event.js';
 import type { BadTrace } from '../pipeline.js';
 
 export interface WorkerInit {
@@ -27,7 +26,12 @@ export interface TaskResult {
   id: number;
   good: string[];
   bad: string[];
-  goodRaw?: RawEvent[];
+  /**
+   * with `trace`: per good line, its raw event as Micro's JSON text (`JSON.stringify(rawEventToJson(raw))`);
+   * serialized in the worker because a structured clone of every event's parameter Map cost the worker
+   * about as much as enriching it, and the main thread as much again to rebuild
+   */
+  goodRawJson?: string[];
   badRaw?: BadTrace[];
   error?: string;
 }

@@ -2,6 +2,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { createResolver } from '../../iglu/resolver.js';
+import { rawEventToJson } from '../../micro/store.js';
 import { chooseEnrichments } from '../enrichments/defaults.js';
 import { Enricher, type EnrichOutput } from '../pipeline.js';
 import type { TaskRequest, TaskResult, WorkerInit, WorkerMessage } from './protocol.js';
@@ -44,7 +45,7 @@ start().then(
         bad: out.bad,
       };
       if (out.trace !== undefined) {
-        result.goodRaw = out.trace.good;
+        result.goodRawJson = out.trace.good.map((raw) => JSON.stringify(rawEventToJson(raw)));
         result.badRaw = out.trace.bad;
       }
       if (error !== undefined) result.error = error;

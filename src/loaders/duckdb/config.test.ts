@@ -12,9 +12,10 @@ describe('duckdb loader config', () => {
       maxBytes: 16 * 1024 * 1024,
       maxDelayMs: 1000,
       stagingDir: '/data',
-      threads: undefined,
+      threads: 1,
       memoryLimit: undefined,
       checkpointThreshold: '256MB',
+      dedupeWindowSeconds: 600,
     });
   });
 

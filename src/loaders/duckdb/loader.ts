@@ -6,7 +6,7 @@
  * become `loader_parsing_error` bad rows, repeated `event_id`s keep their first line — the survivors are
  * written unchanged to a staging TSV file, and one statement converts and inserts them:
  * `INSERT INTO events SELECT s.*, <load_tstamp> FROM read_csv(<file>, typed columns) s WHERE NOT EXISTS
- * (same event_id in events)`. The alternative `appender` method appends typed values row by row into a
+ * (same event_id in events, among the rows near the batch's collector_tstamp range; see dedupeFilter)`. The alternative `appender` method appends typed values row by row into a
  * TEMP staging table and runs the same anti-join from there.
  *
  * Measured with bench/duckdb-loader.ts on a 2-core VM shared with other builds (load average 2–10 during
@@ -21,13 +21,15 @@
  * kept as the default because its heavy part (parsing, casting) runs on DuckDB's threads while the
  * appender makes 131 synchronous native calls per row on the event loop, which in `furrow up` is shared
  * with the collector: longest event-loop stall per run 0.9–1.1 s (copy) vs 1.5–1.7 s (appender) under
- * that load. `method: 'appender'` stays available; re-measure on a quiet host.
+ * that load. `method: 'appender'` stays available; re-measure on a quiet host. With DuckDB at one thread
+ * (the default since, see config.ts), process CPU per row at 100–150k rows: copy 80 µs, appender 90–104 µs.
  *
  * Dedupe on top of 1M rows already loaded (20 batches of 5k, rows/s): no dedupe 9.3k, anti-join on
  * UUID 7.5k, PRIMARY KEY + INSERT OR IGNORE 3.6k on UUID / 2.6k on VARCHAR, with a 3.5×–5× bigger file
  * (the ART index is stored, and DuckDB wants it in memory). Hence the anti-join: one scan of the 16-byte
- * `event_id` column per batch, no in-memory index, and safe because only this connection writes the file
- * (DuckDB locks it per process).
+ * `event_id` column per batch, limited to the row groups near the batch's collector_tstamp range (see
+ * dedupeFilter), no in-memory index, and safe because only this connection writes the file (DuckDB locks
+ * it per process).
  *
  * @example
  * const loader = new DuckDbLoader(parseDuckDbLoaderConfig({}, { dataDir }));
@@ -52,7 +54,7 @@ import { F, FIELD_COUNT, FIELDS } from '../../protocol/enriched-fields.js';
 import type { Processor } from '../../protocol/processor.js';
 import type { Loader, LoadResult } from '../types.js';
 import type { DuckDbLoaderConfig } from './config.js';
-import { checkLine, LOADER_PROCESSOR, parsingErrorRow, toColumnValues } from './encoder.js';
+import { checkLine, LOADER_PROCESSOR, parseTstamp, parsingErrorRow, toColumnValues } from './encoder.js';
 import { BAD_ROW_COLUMNS, createStatements, EVENT_COLUMNS, quoteIdent, readStagedTsv } from './schema.js';
 
 export type LoadMethod = 'copy' | 'appender';
@@ -155,6 +157,8 @@ export class DuckDbLoader implements Loader {
   private conn: DuckDBConnection | undefined;
   /** One connection, one transaction at a time: calls queue behind each other. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** reused staging buffer (see stageBytes) */
+  private stageBuf: Buffer = Buffer.alloc(0);
   private closed = false;
 
   constructor(
@@ -176,8 +180,10 @@ export class DuckDbLoader implements Loader {
   async init(): Promise<void> {
     return this.serial(async () => {
       if (this.conn !== undefined) return;
-      const settings: Record<string, string> = { checkpoint_threshold: this.config.checkpointThreshold };
-      if (this.config.threads !== undefined) settings.threads = String(this.config.threads);
+      const settings: Record<string, string> = {
+        checkpoint_threshold: this.config.checkpointThreshold,
+        threads: String(this.config.threads),
+      };
       if (this.config.memoryLimit !== undefined) settings.memory_limit = this.config.memoryLimit;
       if (this.config.path !== ':memory:') await mkdir(dirname(this.config.path), { recursive: true });
       await mkdir(this.config.stagingDir, { recursive: true });
@@ -201,6 +207,8 @@ export class DuckDbLoader implements Loader {
       const goodFields: string[][] = [];
       const bad: string[] = [];
       const seen = new Set<string>();
+      let minTs: bigint | undefined;
+      let maxTs: bigint | undefined;
       for (const line of lines) {
         const r = checkLine(line);
         if (!r.ok) {
@@ -213,7 +221,12 @@ export class DuckDbLoader implements Loader {
         seen.add(id);
         good.push(line);
         if (this.method === 'appender') goodFields.push(r.fields);
+        // checkLine accepted it, so it parses
+        const ts = parseTstamp(r.fields[F.collector_tstamp]) as bigint;
+        if (minTs === undefined || ts < minTs) minTs = ts;
+        if (maxTs === undefined || ts > maxTs) maxTs = ts;
       }
+      const dedupe = this.dedupeFilter(minTs, maxTs);
       const rejectedByEncoder = bad.length;
       for (let attempt = 0; ; attempt++) {
         try {
@@ -222,8 +235,8 @@ export class DuckDbLoader implements Loader {
             if (good.length > 0) {
               n =
                 this.method === 'copy'
-                  ? await this.insertCopy(conn, good, loadTs)
-                  : await this.insertAppender(conn, goodFields, loadTs);
+                  ? await this.insertCopy(conn, good, loadTs, dedupe)
+                  : await this.insertAppender(conn, goodFields, loadTs, dedupe);
             }
             await this.insertBad(conn, bad, loadTs);
             return n;
@@ -302,16 +315,33 @@ export class DuckDbLoader implements Loader {
     }
   }
 
+  /**
+   * The anti-join's condition: the same event_id among the rows whose collector_tstamp lies within the
+   * batch's own range widened by `dedupeWindowSeconds`. A replay (after a crash or a failed commit)
+   * re-enriches the same raw records, so its events carry the same collector_tstamp and always fall in
+   * the range; the window also catches a tracker's quick resend of an event. Bounding the scan this way
+   * lets DuckDB skip the row groups outside the range by their min/max, so a batch costs the same at
+   * 100M rows as at 100k, where the unbounded anti-join scanned every event_id ever loaded (+50 ms of CPU
+   * per 1k-row batch at 100k rows already, growing linearly).
+   */
+  private dedupeFilter(minTs: bigint | undefined, maxTs: bigint | undefined): string {
+    const match = 'e.event_id = s.event_id';
+    if (minTs === undefined || maxTs === undefined) return match;
+    const w = BigInt(this.config.dedupeWindowSeconds) * 1_000_000n;
+    return `e.collector_tstamp BETWEEN make_timestamp(${minTs - w}) AND make_timestamp(${maxTs + w}) AND ${match}`;
+  }
+
   private async insertCopy(
     conn: DuckDBConnection,
     lines: readonly string[],
     loadTs: string,
+    dedupe: string,
   ): Promise<number> {
-    await writeFile(this.stageFile, `${lines.join('\n')}\n`);
+    await writeFile(this.stageFile, this.stageBytes(lines));
     try {
       const r = await conn.run(
         `INSERT INTO ${this.events} SELECT s.*, ${loadTs} FROM ${readStagedTsv(this.stageFile)} AS s ` +
-          `WHERE NOT EXISTS (SELECT 1 FROM ${this.events} AS e WHERE e.event_id = s.event_id)`,
+          `WHERE NOT EXISTS (SELECT 1 FROM ${this.events} AS e WHERE ${dedupe})`,
       );
       return r.rowsChanged;
     } finally {
@@ -319,10 +349,35 @@ export class DuckDbLoader implements Loader {
     }
   }
 
+  /**
+   * The batch as TSV bytes in a buffer kept across batches. Joining 5k lines into one string and encoding
+   * it allocated ~10 MB twice per batch, fresh memory that had to be page-faulted in each time: on the
+   * shared 2-core VM that was 6 % of the main thread's time in `furrow up` (bench/e2e.ts profile), while
+   * writing each line into memory that stays mapped costs about a memcpy.
+   */
+  private stageBytes(lines: readonly string[]): Buffer {
+    let buf = this.stageBuf;
+    let off = 0;
+    for (const line of lines) {
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit; +1 for the newline.
+      const need = off + line.length * 3 + 1;
+      if (need > buf.length) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(need, buf.length * 2, 1 << 20));
+        buf.copy(grown, 0, 0, off);
+        buf = grown;
+        this.stageBuf = grown;
+      }
+      off += buf.write(line, off, 'utf8');
+      buf[off++] = 0x0a;
+    }
+    return buf.subarray(0, off);
+  }
+
   private async insertAppender(
     conn: DuckDBConnection,
     rows: readonly string[][],
     loadTs: string,
+    dedupe: string,
   ): Promise<number> {
     await conn.run('DELETE FROM temp.main.furrow_stage');
     const appender = await conn.createAppender('furrow_stage', 'main', 'temp');
@@ -334,7 +389,7 @@ export class DuckDbLoader implements Loader {
     }
     const r = await conn.run(
       `INSERT INTO ${this.events} SELECT s.*, ${loadTs} FROM temp.main.furrow_stage AS s ` +
-        `WHERE NOT EXISTS (SELECT 1 FROM ${this.events} AS e WHERE e.event_id = s.event_id)`,
+        `WHERE NOT EXISTS (SELECT 1 FROM ${this.events} AS e WHERE ${dedupe})`,
     );
     return r.rowsChanged;
   }
