@@ -285,6 +285,11 @@ export class SegmentLog {
     return this.next;
   }
 
+  /** Bytes on disk plus bytes accepted and not yet flushed: what a cap on the log is checked against. */
+  get usedBytes(): number {
+    return this.diskBytes + this.queuedBytes;
+  }
+
   get openReport(): OpenReport {
     return this.report;
   }
