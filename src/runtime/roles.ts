@@ -113,11 +113,19 @@ export async function startCollectorRole(
     metrics.spoolOldestAge.set(s.oldestAgeSeconds);
   }, 1000);
   gauges.unref();
+  const requestCounters = new Map<string, { inc(): void }>();
   const handler = createCollectorHandler({
     config: opts.collector ?? cfg.collector,
     sink: opts.sink ?? new SpoolSink(spool, streams.bad),
     observe: (route, status) => {
-      metrics.httpRequests.inc({ route, status });
+      // the labelled child is looked up once per route and status: prom-client hashes labels per inc()
+      const key = `${route} ${status}`;
+      let c = requestCounters.get(key);
+      if (c === undefined) {
+        c = metrics.httpRequests.labels(route, String(status));
+        requestCounters.set(key, c);
+      }
+      c.inc();
       if (status === 503) metrics.spoolRejected.inc();
     },
   });
