@@ -6,11 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type CollectorPayload, encodeCollectorPayload } from '../protocol/collector-payload.js';
+import { type CollectorPayload, encodeCollectorPayloadWith } from '../protocol/collector-payload.js';
 import type { CollectorConfig } from './config.js';
 import { allowOrigin, createSetCookie, originHosts, readCookie } from './cookies.js';
 import { ANONYMOUS_NUID, buildCollectorPayload } from './payload-builder.js';
 import { sizeCheck } from './size.js';
+import { Slab } from './slab.js';
 
 /** A batch of raw records from one request; they share a partition key. */
 export interface RawBatch {
@@ -136,6 +137,7 @@ export function createCollectorHandler(
   const dnt = cfg.doNotTrackCookie.enabled ? new RegExp(`^(?:${cfg.doNotTrackCookie.value})$`) : null;
   const maxAge = String(cfg.cors.accessControlMaxAgeSeconds);
   const setCookie = createSetCookie(cfg.cookie);
+  const slab = new Slab();
   const pixelLength = String(PIXEL.length);
   // Trackers on one site send the same Origin on every request: parse it once, not per request.
   let lastOrigin: string | undefined;
@@ -228,7 +230,8 @@ export function createCollectorHandler(
         { path, querystring: qs, rawHeaders: req.rawHeaders, body, ipAddress: ip, networkUserId: nuid },
         { collector: cfg.name, timestamp },
       );
-      const sized = sizeCheck(payload, encodeCollectorPayload(payload), cfg.networking, processor, timestamp);
+      const bytes = encodeCollectorPayloadWith(payload, slab.alloc);
+      const sized = sizeCheck(payload, bytes, cfg.networking, processor, timestamp);
       try {
         if (sized.records.length > 0) {
           await opts.sink.storeRaw({ key: randomUUID(), records: sized.records, payloads: sized.payloads });

@@ -17,9 +17,10 @@
  *     const spool = new StreamSpool(raw.log, { maxBytes: 2 ** 30 });
  *     await spool.append(collectorPayloadBytes); // in the raw stream, durable: answer 200
  */
-import { encodeRecord } from '../streams/embedded/engine.js';
+import { encodeRecordWith } from '../streams/embedded/engine.js';
 import { FRAME_HEADER_BYTES } from '../streams/embedded/frame.js';
 import { LogFullError, type SegmentLog } from '../streams/embedded/segment-log.js';
+import { Slab } from './slab.js';
 import {
   type CollectorSpool,
   type DrainResult,
@@ -48,6 +49,8 @@ export class StreamSpool implements CollectorSpool {
   private refusedBytes = 0;
   private lastError?: string;
   private counters = { appended: 0, rejected: 0 };
+  /** the log keeps recent records in memory for its readers: their buffers come and go in order */
+  private readonly slab = new Slab();
 
   constructor(
     private readonly log: SegmentLog,
@@ -65,7 +68,7 @@ export class StreamSpool implements CollectorSpool {
     let bytes = 0;
     for (let i = 0; i < list.length; i++) {
       // the embedded stream's record layout, without a key (the spool's forwarder never sent one)
-      out[i] = encodeRecord({ value: list[i] });
+      out[i] = encodeRecordWith({ value: list[i] }, this.slab.alloc);
       bytes += FRAME_HEADER_BYTES + out[i].length;
     }
     if (this.log.usedBytes + bytes > this.maxBytes) {
