@@ -40,19 +40,47 @@ export function setCookieHeaders(
   now: number,
   clear = false,
 ): string[] {
-  const expires = new Date(
-    clear ? now - cfg.expirationDays * DAY_MS : now + cfg.expirationDays * DAY_MS,
-  ).toUTCString();
-  const domain = cookieDomain(cfg, originHosts);
+  const expires = clear ? now - cfg.expirationDays * DAY_MS : now + cfg.expirationDays * DAY_MS;
+  return render(cfg, clear ? '' : value, attributes(cfg, expires, cookieDomain(cfg, originHosts)));
+}
+
+function attributes(cfg: CollectorConfig['cookie'], expiresMs: number, domain: string | undefined): string {
   // SameSite=None is only honoured with Secure, so Snowplow renders Secure then whatever the setting.
   const secure = cfg.secure || cfg.sameSite === 'None';
-  const attrs = `; Expires=${expires}${domain === undefined ? '' : `; Domain=${domain}`}; Path=/${
+  return `; Expires=${new Date(expiresMs).toUTCString()}${domain === undefined ? '' : `; Domain=${domain}`}; Path=/${
     cfg.sameSite === undefined ? '' : `; SameSite=${cfg.sameSite}`
   }${secure ? '; Secure' : ''}`;
-  const v = clear ? '' : value;
+}
+
+function render(cfg: CollectorConfig['cookie'], v: string, attrs: string): string[] {
   const out = [`${cfg.name}=${v}${attrs}${cfg.httpOnly ? '; HttpOnly' : ''}`];
   if (cfg.clientCookieName !== undefined) out.push(`${cfg.clientCookieName}=${v}${attrs}`);
   return out;
+}
+
+/**
+ * `setCookieHeaders` for the request path: the attributes only change when the Expires second or the
+ * domain does, so they are rendered once per second instead of per request (a Date and its
+ * toUTCString per request showed in profiles).
+ */
+export function createSetCookie(
+  cfg: CollectorConfig['cookie'],
+): (value: string, originHosts: readonly string[], now: number, clear?: boolean) => string[] {
+  let second = Number.NaN;
+  let lastDomain: string | undefined;
+  let attrs = '';
+  return (value, hosts, now, clear = false) => {
+    if (clear) return setCookieHeaders(cfg, value, hosts, now, true);
+    const expires = now + cfg.expirationDays * DAY_MS;
+    const domain = cookieDomain(cfg, hosts);
+    const s = Math.floor(expires / 1000);
+    if (s !== second || domain !== lastDomain) {
+      attrs = attributes(cfg, expires, domain);
+      second = s;
+      lastDomain = domain;
+    }
+    return render(cfg, value, attrs);
+  };
 }
 
 /** Hosts named by an `Origin` header (it may hold several, space separated). */

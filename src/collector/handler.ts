@@ -6,11 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type CollectorPayload, encodeCollectorPayload } from '../protocol/collector-payload.js';
+import { type CollectorPayload, encodeCollectorPayloadWith } from '../protocol/collector-payload.js';
 import type { CollectorConfig } from './config.js';
-import { allowOrigin, originHosts, readCookie, setCookieHeaders } from './cookies.js';
+import { allowOrigin, createSetCookie, originHosts, readCookie } from './cookies.js';
 import { ANONYMOUS_NUID, buildCollectorPayload } from './payload-builder.js';
 import { sizeCheck } from './size.js';
+import { Slab } from './slab.js';
 
 /** A batch of raw records from one request; they share a partition key. */
 export interface RawBatch {
@@ -61,15 +62,46 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
   });
 }
 
-/** Value of query parameter `name` in a raw query string (decoded), without parsing the rest. */
-function queryParam(qs: string, name: string): string | undefined {
+/**
+ * Value of the first query parameter `name` in a raw query string, decoded as `URLSearchParams.get`
+ * decodes it, without building a `URLSearchParams` of the whole (~1 KB) tracker query per request. A
+ * query that never spells `name` literally is not parsed at all (so `n%75id=` is not `nuid`).
+ */
+export function queryParam(qs: string, name: string): string | undefined {
   if (!qs.includes(name)) return undefined;
-  return new URLSearchParams(qs).get(name) ?? undefined;
+  let start = 0;
+  while (start <= qs.length) {
+    let end = qs.indexOf('&', start);
+    if (end === -1) end = qs.length;
+    let eq = qs.indexOf('=', start);
+    if (eq > end) eq = -1;
+    const keyEnd = eq === -1 ? end : eq;
+    if (
+      (keyEnd - start === name.length && qs.startsWith(name, start)) ||
+      (keyEnd > start && needsDecoding(qs, start, keyEnd) && decodeParam(qs.slice(start, keyEnd)) === name)
+    )
+      return eq === -1 ? '' : decodeParam(qs.slice(eq + 1, end));
+    start = end + 1;
+  }
+  return undefined;
 }
 
-function hasQueryName(qs: string, name: string): boolean {
-  if (!qs.includes(name)) return false;
-  return new URLSearchParams(qs).has(name);
+function needsDecoding(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25 || c === 0x2b) return true; // '%' or '+'
+  }
+  return false;
+}
+
+/** application/x-www-form-urlencoded decoding; invalid escapes or UTF-8 decode as URLSearchParams does. */
+function decodeParam(v: string): string {
+  if (!needsDecoding(v, 0, v.length)) return v;
+  try {
+    return decodeURIComponent(v.replaceAll('+', ' '));
+  } catch {
+    return new URLSearchParams(`x=${v}`).get('x') ?? '';
+  }
 }
 
 function firstForwardedFor(xff: string | string[] | undefined): string | undefined {
@@ -104,12 +136,26 @@ export function createCollectorHandler(
     .join('\n')}\n</cross-domain-policy>`;
   const dnt = cfg.doNotTrackCookie.enabled ? new RegExp(`^(?:${cfg.doNotTrackCookie.value})$`) : null;
   const maxAge = String(cfg.cors.accessControlMaxAgeSeconds);
+  const setCookie = createSetCookie(cfg.cookie);
+  const slab = new Slab();
+  const pixelLength = String(PIXEL.length);
+  // Trackers on one site send the same Origin on every request: parse it once, not per request.
+  let lastOrigin: string | undefined;
+  let lastAllow = allowOrigin(undefined);
+  let lastHosts: string[] = originHosts(undefined);
+  function origin(o: string | undefined): void {
+    if (o === lastOrigin) return;
+    lastOrigin = o;
+    lastAllow = allowOrigin(o);
+    lastHosts = originHosts(o);
+  }
 
   function send(
     res: ServerResponse,
     route: string,
     status: number,
-    headers: Record<string, string | string[]>,
+    // a flat [name, value, …] list where built per request: no header object, no spreads
+    headers: Record<string, string | string[]> | string[],
     body?: string | Buffer,
   ): void {
     res.writeHead(status, headers);
@@ -127,18 +173,17 @@ export function createCollectorHandler(
     const method = req.method ?? 'GET';
     const timestamp = now();
     const headers = req.headers;
-    const cors: Record<string, string | string[]> = {
-      'Access-Control-Allow-Origin': allowOrigin(headers.origin),
-      'Access-Control-Allow-Credentials': 'true',
-    };
+    origin(headers.origin);
+    const hosts = lastHosts;
+    const out = ['Access-Control-Allow-Origin', lastAllow, 'Access-Control-Allow-Credentials', 'true'];
     let body: string | undefined;
     if (method === 'POST') {
       try {
         body = await readBody(req, cfg.networking.dropPayloadSize, cfg.networking.bodyReadTimeoutMs);
       } catch (e) {
-        if (e instanceof BodyTooLarge)
-          send(res, route, 413, { ...cors, Connection: 'close' }, 'Payload Too Large');
-        else send(res, route, 408, { ...cors, Connection: 'close' });
+        out.push('Connection', 'close');
+        if (e instanceof BodyTooLarge) send(res, route, 413, out, 'Payload Too Large');
+        else send(res, route, 408, out);
         return;
       }
     }
@@ -157,22 +202,23 @@ export function createCollectorHandler(
     let nuid: string | undefined = anonymous ? ANONYMOUS_NUID : (queryParam(qs, 'nuid') ?? cookieValue);
     let bounce = false;
     if (nuid === undefined && cfg.cookieBounce.enabled && pixel && !redirect) {
-      if (hasQueryName(qs, cfg.cookieBounce.name)) nuid = cfg.cookieBounce.fallbackNetworkUserId;
+      if (queryParam(qs, cfg.cookieBounce.name) !== undefined) nuid = cfg.cookieBounce.fallbackNetworkUserId;
       else bounce = true;
     }
     nuid ??= randomUUID();
 
-    const hosts = originHosts(headers.origin);
     if (cfg.cookie.enabled && !doNotTrack) {
-      if (!anonymous) cors['Set-Cookie'] = setCookieHeaders(cfg.cookie, nuid, hosts, timestamp);
-      else if (cookieValue !== undefined)
-        cors['Set-Cookie'] = setCookieHeaders(cfg.cookie, '', hosts, timestamp, true);
+      let cookies: string[] | undefined;
+      if (!anonymous) cookies = setCookie(nuid, hosts, timestamp);
+      else if (cookieValue !== undefined) cookies = setCookie('', hosts, timestamp, true);
+      if (cookies !== undefined) for (const c of cookies) out.push('Set-Cookie', c);
     }
-    if (pixel) cors['Cache-Control'] = NO_CACHE;
+    if (pixel) out.push('Cache-Control', NO_CACHE);
 
     if (bounce) {
       const sep = (req.url ?? path).includes('?') ? '&' : '?';
-      send(res, route, 302, { ...cors, Location: `${req.url ?? path}${sep}${cfg.cookieBounce.name}=true` });
+      out.push('Location', `${req.url ?? path}${sep}${cfg.cookieBounce.name}=true`);
+      send(res, route, 302, out);
       return;
     }
 
@@ -184,7 +230,8 @@ export function createCollectorHandler(
         { path, querystring: qs, rawHeaders: req.rawHeaders, body, ipAddress: ip, networkUserId: nuid },
         { collector: cfg.name, timestamp },
       );
-      const sized = sizeCheck(payload, encodeCollectorPayload(payload), cfg.networking, processor, timestamp);
+      const bytes = encodeCollectorPayloadWith(payload, slab.alloc);
+      const sized = sizeCheck(payload, bytes, cfg.networking, processor, timestamp);
       try {
         if (sized.records.length > 0) {
           await opts.sink.storeRaw({ key: randomUUID(), records: sized.records, payloads: sized.payloads });
@@ -192,13 +239,8 @@ export function createCollectorHandler(
         if (sized.bad.length > 0) await opts.sink.storeBad(sized.bad);
       } catch {
         // Not durable: no 200. Trackers retry on 503.
-        send(
-          res,
-          route,
-          503,
-          { ...cors, 'Retry-After': '1', 'Content-Type': 'text/plain' },
-          'Service Unavailable',
-        );
+        out.push('Retry-After', '1', 'Content-Type', 'text/plain');
+        send(res, route, 503, out, 'Service Unavailable');
         return;
       }
     }
@@ -214,13 +256,21 @@ export function createCollectorHandler(
           location = undefined;
         }
       }
-      if (location === undefined) send(res, route, 400, cors);
-      else send(res, route, 302, { ...cors, Location: location });
+      if (location === undefined) send(res, route, 400, out);
+      else {
+        out.push('Location', location);
+        send(res, route, 302, out);
+      }
       return;
     }
-    if (pixel)
-      send(res, route, 200, { ...cors, 'Content-Type': 'image/gif' }, method === 'HEAD' ? undefined : PIXEL);
-    else send(res, route, 200, { ...cors, 'Content-Type': 'text/plain' }, 'ok');
+    // A Content-Length spares the chunked framing Node would otherwise add after writeHead.
+    if (pixel) {
+      out.push('Content-Type', 'image/gif', 'Content-Length', pixelLength);
+      send(res, route, 200, out, method === 'HEAD' ? undefined : PIXEL);
+    } else {
+      out.push('Content-Type', 'text/plain', 'Content-Length', '2');
+      send(res, route, 200, out, 'ok');
+    }
   }
 
   return (req, res) => {

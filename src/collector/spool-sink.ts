@@ -4,18 +4,19 @@
  */
 import type { Stream } from '../streams/types.js';
 import type { CollectorSink, RawBatch } from './handler.js';
-import type { Spool } from './spool.js';
+import type { CollectorSpool } from './spool.js';
 
 const encoder = new TextEncoder();
 
 export class SpoolSink implements CollectorSink {
   constructor(
-    private readonly spool: Spool,
+    private readonly spool: CollectorSpool,
     private readonly bad: Stream,
   ) {}
 
-  async storeRaw(batch: RawBatch): Promise<void> {
-    await Promise.all(batch.records.map((r) => this.spool.append(r)));
+  storeRaw(batch: RawBatch): Promise<void> {
+    // one append for the whole request: one group-commit entry, all records durable or none
+    return this.spool.append(batch.records);
   }
 
   async storeBad(rows: string[]): Promise<void> {

@@ -20,7 +20,6 @@
  */
 import { join } from 'node:path';
 import { CheckpointFile } from '../streams/embedded/checkpoint.js';
-import { FRAME_HEADER_BYTES } from '../streams/embedded/frame.js';
 import {
   LogFullError,
   type LogRecord,
@@ -89,6 +88,19 @@ export interface DrainResult {
   forwarded: number;
 }
 
+/**
+ * What the collector needs of its write-ahead log. `Spool` forwards to any stream engine; `StreamSpool`
+ * (stream-spool.ts) appends straight into the embedded raw stream's own log.
+ */
+export interface CollectorSpool {
+  readonly dir: string;
+  /** Make the records durable (all or none). Rejects with `SpoolFullError` or `SpoolClosedError`. */
+  append(records: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  stats(): SpoolStats;
+  drain(deadlineMs: number): Promise<DrainResult>;
+  close(): Promise<void>;
+}
+
 export class SpoolFullError extends Error {
   override readonly name = 'SpoolFullError';
   constructor(readonly maxBytes: number) {
@@ -114,7 +126,7 @@ const CHECKPOINT_INTERVAL_MS = 100;
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-export class Spool {
+export class Spool implements CollectorSpool {
   readonly dir: string;
   private readonly log: SegmentLog;
   private readonly checkpoint: CheckpointFile<{ next: number }>;
@@ -193,19 +205,20 @@ export class Spool {
     }
   }
 
-  /** Make `record` durable. Reject with `SpoolFullError` at the cap, `SpoolClosedError` when draining. */
-  append(record: Uint8Array): Promise<void> {
+  /** Make `records` durable. Reject with `SpoolFullError` at the cap, `SpoolClosedError` when draining. */
+  append(records: Uint8Array | readonly Uint8Array[]): Promise<void> {
     if (!this.accepting) return Promise.reject(new SpoolClosedError());
-    const p = this.log.append([record]).then(
+    const list = records instanceof Uint8Array ? [records] : records;
+    const p = this.log.append(list).then(
       () => {
-        this.counters.appended++;
+        this.counters.appended += list.length;
         this.refusedBytes = 0;
         this.kick();
       },
       (e) => {
         if (e instanceof LogFullError) {
           this.counters.rejected++;
-          this.refusedBytes = record.length + FRAME_HEADER_BYTES;
+          this.refusedBytes = e.requested;
           throw new SpoolFullError(this.o.maxBytes);
         }
         this.lastError = errText(e);

@@ -71,9 +71,15 @@ function writeOptionalString(w: ThriftWriter, id: number, s: string | undefined)
 
 /**
  * The raw-stream record for one collector request: TBinaryProtocol, fields in ascending id order (as Snowplow's
- * generated code writes them, `schema` last), absent optionals omitted. One allocation, sized up front.
+ * generated code writes them, `schema` last), absent optionals omitted. One allocation, sized up front, from
+ * `alloc` (the collector passes a slab allocator).
  */
 export function encodeCollectorPayload(p: CollectorPayload): Buffer {
+  return encodeCollectorPayloadWith(p, Buffer.allocUnsafe);
+}
+
+/** `encodeCollectorPayload` into a buffer from `alloc(size)`, which must return exactly `size` bytes. */
+export function encodeCollectorPayloadWith(p: CollectorPayload, alloc: (size: number) => Buffer): Buffer {
   let size =
     stringFieldSize(p.schema) +
     stringFieldSize(p.ipAddress) +
@@ -95,7 +101,7 @@ export function encodeCollectorPayload(p: CollectorPayload): Buffer {
     size += FIELD_HEADER + 5;
     for (let i = 0; i < headers.length; i++) size += 4 + Buffer.byteLength(headers[i], 'utf8');
   }
-  const w = new ThriftWriter(size);
+  const w = new ThriftWriter(alloc(size));
   w.writeFieldBegin(TType.STRING, F_IP_ADDRESS);
   w.writeString(p.ipAddress);
   w.writeFieldBegin(TType.I64, F_TIMESTAMP);

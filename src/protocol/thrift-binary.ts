@@ -247,8 +247,9 @@ export class ThriftWriter {
   readonly buf: Buffer;
   pos = 0;
 
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  /** `buf`: exactly the bytes to fill, or its size to allocate one */
+  constructor(buf: number | Buffer) {
+    this.buf = typeof buf === 'number' ? Buffer.allocUnsafe(buf) : buf;
   }
 
   writeByte(v: number): void {

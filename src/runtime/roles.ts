@@ -3,17 +3,21 @@
  * scaled by running more) or all together (`furrow up`). A role depends only on the `StreamEngine` and
  * `Loader` interfaces; which engine and warehouse back them is configuration.
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { CollectorConfig } from '../collector/config.js';
 import { type CollectorSink, createCollectorHandler } from '../collector/handler.js';
-import { Spool } from '../collector/spool.js';
+import { type CollectorSpool, drainOrphanedSpool, Spool } from '../collector/spool.js';
 import { SpoolSink } from '../collector/spool-sink.js';
+import { StreamSpool } from '../collector/stream-spool.js';
 import { EnrichStage } from '../enrich/stage.js';
 import { WorkerPool } from '../enrich/worker/pool.js';
 import type { TaskResult } from '../enrich/worker/protocol.js';
 import { createLoader } from '../loaders/registry.js';
 import { LoadStage } from '../loaders/stage.js';
 import type { Loader } from '../loaders/types.js';
+import { EmbeddedStream } from '../streams/embedded/engine.js';
 import { createStreamEngine } from '../streams/registry.js';
 import type { Stream, StreamEngine } from '../streams/types.js';
 import type { FurrowConfig } from './config.js';
@@ -56,10 +60,41 @@ export async function caughtUp(stream: Stream, group: string, deadline: number):
 
 export interface CollectorRole {
   handler: Handler;
-  spool: Spool;
+  spool: CollectorSpool;
   ready(): boolean;
   /** drain the spool into the raw stream (until the deadline) */
   stop(deadline: number): Promise<void>;
+}
+
+/**
+ * The collector's write-ahead log. With the embedded engine it is the raw stream's own log (one write and
+ * one fdatasync per record instead of two: see stream-spool.ts); any other engine gets the spool in
+ * `<dataDir>/spool` and its forwarder.
+ */
+async function openCollectorSpool(cfg: FurrowConfig, raw: Stream, log: Logger): Promise<CollectorSpool> {
+  const dataDir = resolve(cfg.dataDir);
+  if (!(raw instanceof EmbeddedStream)) {
+    const spool = await Spool.open({
+      dataDir,
+      maxBytes: cfg.spool.maxBytes,
+      durability: cfg.spool.durability,
+    });
+    spool.start(raw);
+    return spool;
+  }
+  // A spool left by an earlier version (or by a run on another engine) is moved into the stream first.
+  const legacy = join(dataDir, 'spool');
+  if (existsSync(legacy)) {
+    const r = await drainOrphanedSpool(legacy, raw, Date.now() + cfg.shutdown.drainDeadlineMs, {
+      maxBytes: cfg.spool.maxBytes,
+      durability: cfg.spool.durability,
+    });
+    if (r.drained) {
+      await rm(legacy, { recursive: true, force: true });
+      if (r.forwarded > 0) log.info({ spool: r }, 'collector: moved the old spool into the raw stream');
+    } else log.warn({ spool: r }, 'collector: old spool not fully moved into the raw stream; kept');
+  }
+  return new StreamSpool(raw.log, { maxBytes: cfg.spool.maxBytes });
 }
 
 export async function startCollectorRole(
@@ -69,12 +104,7 @@ export async function startCollectorRole(
   log: Logger,
   opts: { collector?: CollectorConfig; sink?: CollectorSink } = {},
 ): Promise<CollectorRole> {
-  const spool = await Spool.open({
-    dataDir: resolve(cfg.dataDir),
-    maxBytes: cfg.spool.maxBytes,
-    durability: cfg.spool.durability,
-  });
-  spool.start(streams.raw);
+  const spool = await openCollectorSpool(cfg, streams.raw, log);
   const gauges = setInterval(() => {
     const s = spool.stats();
     metrics.spoolBytes.set(s.bytes);
@@ -83,11 +113,19 @@ export async function startCollectorRole(
     metrics.spoolOldestAge.set(s.oldestAgeSeconds);
   }, 1000);
   gauges.unref();
+  const requestCounters = new Map<string, { inc(): void }>();
   const handler = createCollectorHandler({
     config: opts.collector ?? cfg.collector,
     sink: opts.sink ?? new SpoolSink(spool, streams.bad),
     observe: (route, status) => {
-      metrics.httpRequests.inc({ route, status });
+      // the labelled child is looked up once per route and status: prom-client hashes labels per inc()
+      const key = `${route} ${status}`;
+      let c = requestCounters.get(key);
+      if (c === undefined) {
+        c = metrics.httpRequests.labels(route, String(status));
+        requestCounters.set(key, c);
+      }
+      c.inc();
       if (status === 503) metrics.spoolRejected.inc();
     },
   });

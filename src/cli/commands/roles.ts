@@ -14,7 +14,7 @@ const ROLE_FLAGS = {
 
 const WHAT: Record<RoleName, string> = {
   collector:
-    'Runs the collector alone: tracking routes on --port, each request appended to the spool in --data-dir\n(fsync before the 200) and forwarded to the raw stream. Scale by running more collectors (each with\nits own data directory / volume).',
+    'Runs the collector alone: tracking routes on --port, each request appended to the spool in --data-dir\n(fsync before the 200) and forwarded to the raw stream (with the embedded engine the raw stream’s own\nlog is the spool: written once). Scale by running more collectors (each with its own data directory /\nvolume).',
   enrich:
     'Runs enrich alone as a stream role: reads the raw stream as consumer group "enrich", enriches in worker\nthreads, writes the enriched and bad streams, commits its position only after both are acknowledged.\nScale by running more enrich processes: they share the work through the consumer group.\n(With a FILE argument, or "-" for standard input, furrow enrich works offline instead: see\n"furrow enrich --help".)',
   load: 'Runs the loader alone: reads the enriched and bad streams as consumer group "loader" and loads them\ninto the warehouse (DuckDB by default, PostgreSQL with --warehouse postgres), idempotently.',

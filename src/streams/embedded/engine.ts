@@ -57,15 +57,20 @@ function checkName(kind: string, name: string): void {
 }
 
 export function encodeRecord(r: OutRecord): Uint8Array {
+  return encodeRecordWith(r, Buffer.allocUnsafe);
+}
+
+/** `encodeRecord` into a buffer from `alloc(size)`, which must return exactly `size` bytes. */
+export function encodeRecordWith(r: OutRecord, alloc: (size: number) => Buffer): Uint8Array {
   if (r.key === undefined) {
-    const out = Buffer.allocUnsafe(1 + r.value.length);
+    const out = alloc(1 + r.value.length);
     out[0] = 0;
     out.set(r.value, 1);
     return out;
   }
   const keyLen = Buffer.byteLength(r.key);
   if (keyLen > 0xffff) throw new RangeError(`record key of ${keyLen} bytes exceeds 65535`);
-  const out = Buffer.allocUnsafe(3 + keyLen + r.value.length);
+  const out = alloc(3 + keyLen + r.value.length);
   out[0] = 1;
   out.writeUInt16LE(keyLen, 1);
   out.write(r.key, 3, 'utf8');

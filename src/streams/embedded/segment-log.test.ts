@@ -400,3 +400,41 @@ function wrap(fh: LogFileHandle, over: Partial<LogFileHandle>): LogFileHandle {
     ...over,
   };
 }
+
+test('zero padding ahead of the frames: cut on roll and close, not a torn write after a crash', async () => {
+  const dir = await tmp();
+  const log = await SegmentLog.open(dir, { segmentBytes: 64 * 1024 });
+  for (let i = 0; i < 20; i++) await log.append([enc(`r${i}`)]);
+  const active = join(dir, segmentFileName(0));
+  const dataBytes = log.stats().bytes;
+  assert.ok((await fsp.stat(active)).size > dataBytes, 'the active segment is padded with zeros');
+
+  // what a kill -9 leaves: the padded file, no close
+  const crashed = await tmp();
+  await fsp.copyFile(active, join(crashed, segmentFileName(0)));
+  const reopened = await SegmentLog.open(crashed);
+  assert.equal(reopened.openReport.truncatedBytes, 0, 'padding is not reported as a torn write');
+  assert.equal(reopened.nextSeq, 20);
+  await reopened.append([enc('after')]);
+  assert.deepEqual(
+    (await reopened.read(0, 100)).map((r) => r.payload.toString()),
+    [...Array.from({ length: 20 }, (_, i) => `r${i}`), 'after'],
+  );
+  await reopened.close();
+
+  // rolling cuts the old segment at its last frame; closing cuts the active one
+  const big = Buffer.alloc(10_000, 7);
+  for (let i = 0; i < 10; i++) await log.append([big]);
+  const infos = log.segmentInfo();
+  assert.ok(infos.length > 1, 'rolled');
+  for (const s of infos.slice(0, -1)) {
+    assert.equal((await fsp.stat(join(dir, segmentFileName(s.firstSeq)))).size, s.bytes);
+  }
+  await log.close();
+  const last = infos[infos.length - 1];
+  assert.equal((await fsp.stat(join(dir, segmentFileName(last.firstSeq)))).size, last.bytes);
+  const again = await SegmentLog.open(dir);
+  assert.equal(again.openReport.truncatedBytes, 0);
+  assert.equal(again.nextSeq, 30);
+  await again.close();
+});

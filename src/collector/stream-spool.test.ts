@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { loadConfig } from '../runtime/config.js';
+import { createLogger } from '../runtime/logger.js';
+import { createMetrics } from '../runtime/metrics.js';
+import { openStreams, startCollectorRole } from '../runtime/roles.js';
+import { EmbeddedStreamEngine } from '../streams/embedded/engine.js';
+import { SegmentLog } from '../streams/embedded/segment-log.js';
+import { Spool, SpoolClosedError, SpoolFullError } from './spool.js';
+import { StreamSpool } from './stream-spool.js';
+
+const dirs: string[] = [];
+async function tmp(): Promise<string> {
+  const d = await fsp.mkdtemp(join(tmpdir(), 'furrow-stream-spool-'));
+  dirs.push(d);
+  return d;
+}
+after(async () => {
+  for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
+});
+
+const enc = (s: string) => Buffer.from(s);
+
+async function consumeAll(engine: EmbeddedStreamEngine, group = 'enrich'): Promise<string[]> {
+  const raw = await engine.stream('raw');
+  const sub = raw.subscribe(group);
+  const out: string[] = [];
+  for (;;) {
+    const b = await sub.next(1000, 50);
+    if (b.records.length === 0) break;
+    for (const r of b.records) out.push(Buffer.from(r.value).toString());
+    await b.ack();
+  }
+  await sub.close();
+  return out;
+}
+
+test('appends land in the raw stream once durable, readable by its consumers, and survive a reopen', async () => {
+  const dir = await tmp();
+  let engine = new EmbeddedStreamEngine({ dir });
+  const raw = await engine.stream('raw');
+  const spool = new StreamSpool(raw.log);
+  await spool.append(enc('a'));
+  await spool.append([enc('b'), enc('c')]);
+  assert.equal(raw.log.nextSeq, 3, 'one log, one record per payload');
+  assert.equal(spool.stats().appended, 3);
+  assert.equal(spool.stats().records, 0, 'nothing waits for a forwarder');
+  await spool.drain(Date.now() + 1000);
+  await assert.rejects(spool.append(enc('late')), SpoolClosedError);
+  await engine.close();
+  engine = new EmbeddedStreamEngine({ dir });
+  assert.deepEqual(await consumeAll(engine), ['a', 'b', 'c']);
+  await engine.close();
+});
+
+test('at the cap appends are refused with SpoolFullError, and accepted again once retention frees space', async () => {
+  const dir = await tmp();
+  const engine = new EmbeddedStreamEngine({ dir, segmentBytes: 4096, retentionIntervalMs: 0 });
+  const raw = await engine.stream('raw');
+  const sub = raw.subscribe('enrich');
+  const spool = new StreamSpool(raw.log, { maxBytes: 16 * 1024 });
+  const rec = Buffer.alloc(1000, 1);
+  let accepted = 0;
+  let refused: unknown;
+  for (let i = 0; i < 100 && refused === undefined; i++) {
+    try {
+      await spool.append(rec);
+      accepted++;
+    } catch (e) {
+      refused = e;
+    }
+  }
+  assert.ok(refused instanceof SpoolFullError, `refused with SpoolFullError, got ${refused}`);
+  assert.ok(accepted >= 10, `accepted while there was room (${accepted})`);
+  assert.equal(raw.log.nextSeq, accepted, 'a refused append writes nothing');
+  assert.equal(spool.stats().full, true);
+  assert.equal(spool.stats().highWatermark, true);
+  assert.equal(spool.stats().rejected, 1);
+  // the consumer catches up; retention deletes the consumed segments
+  for (;;) {
+    const b = await sub.next(1000, 10);
+    if (b.records.length === 0) break;
+    await b.ack();
+  }
+  await raw.runRetention();
+  assert.equal(spool.stats().full, false);
+  await spool.append(rec);
+  await sub.close();
+  await engine.close();
+});
+
+test('the collector role on the embedded engine writes into the raw stream and moves an old spool into it first', async () => {
+  const dataDir = await tmp();
+  const old = await Spool.open({ dataDir });
+  await old.append([enc('old-1'), enc('old-2')]);
+  await old.close();
+  const cfg = loadConfig({ env: {}, overrides: [['dataDir', dataDir]] });
+  const streams = await openStreams(cfg);
+  const role = await startCollectorRole(
+    cfg,
+    streams,
+    createMetrics({ defaults: false }),
+    createLogger({ level: 'silent' }),
+  );
+  assert.ok(role.spool instanceof StreamSpool, 'no second log in front of the embedded raw stream');
+  assert.equal(existsSync(join(dataDir, 'spool')), false, 'the old spool was emptied and removed');
+  await role.spool.append(enc('new'));
+  await role.stop(Date.now() + 1000);
+  await streams.engine.close();
+  const engine = new EmbeddedStreamEngine({ dir: dataDir });
+  assert.deepEqual(await consumeAll(engine), ['old-1', 'old-2', 'new']);
+  await engine.close();
+  const log = await SegmentLog.open(join(dataDir, 'streams', 'raw'));
+  assert.equal(log.nextSeq, 3, 'each record stored once');
+  await log.close();
+});
