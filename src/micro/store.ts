@@ -4,8 +4,8 @@
  * Snowplow Micro (`/micro/good`, `/micro/bad`, `/micro/events`, columns, timeline).
  *
  * Memory stays bounded: at most `maxEvents` good + bad events are kept, the oldest dropped first (counted in
- * `stats().dropped`). Per good event only the TSV line and the raw event (as an object, or as its JSON text
- * when it came from an enrich worker thread) are kept; everything else (the filter fields, the 131-key event
+ * `stats().dropped`). Per good event only the TSV line and the raw event (as an object, as its JSON text, or
+ * in `furrow up` as a reference to its raw-stream record, rebuilt when a query returns it) are kept; everything else (the filter fields, the 131-key event
  * object) is derived when queried. In `furrow up` the store holds up to 100k events fed at thousands per
  * second while nobody reads them: holding the split fields (131 strings per event) and raw-event objects
  * made the heap's major GCs cost more CPU than the loader (bench/e2e.ts), while flat strings are never
