@@ -55,7 +55,7 @@ export class EnrichStage {
   }
 
   private async run(sub: Subscription): Promise<void> {
-    const max = this.opts.batchSize ?? 1000;
+    const max = this.opts.batchSize ?? 100;
     while (this.running) {
       let batch: Batch;
       try {

@@ -373,12 +373,12 @@ export function createMicroHandler(opts: MicroHandlerOptions): MicroHandler {
         if (isGet || isPost) return [200, store.summary()];
         break;
       case '/micro/good':
-        if (isGet) return [200, store.good(goodFiltersFromQuery(url))];
-        if (isPost) return [200, store.good(goodFiltersFromBody(await readJsonObject(req, maxBody)))];
+        if (isGet) return [200, await store.good(goodFiltersFromQuery(url))];
+        if (isPost) return [200, await store.good(goodFiltersFromBody(await readJsonObject(req, maxBody)))];
         break;
       case '/micro/bad':
-        if (isGet) return [200, store.bad(badFiltersFromQuery(url))];
-        if (isPost) return [200, store.bad(badFiltersFromBody(await readJsonObject(req, maxBody)))];
+        if (isGet) return [200, await store.bad(badFiltersFromQuery(url))];
+        if (isPost) return [200, await store.bad(badFiltersFromBody(await readJsonObject(req, maxBody)))];
         break;
       case '/micro/reset':
         if (isGet || isPost) {

@@ -89,13 +89,13 @@ const BAD_ROW =
   '{"schema":"iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-0-0","data":{}}';
 
 describe('MicroStore good events', () => {
-  it('builds the GoodEvent shape of Micro', () => {
+  it('builds the GoodEvent shape of Micro', async () => {
     const s = new MicroStore();
     s.addGood(
       raw({ e: 'pv', aid: 'shop', x: null }),
       pageView({ app_id: 'shop', contexts: withContexts(WEB_PAGE) }),
     );
-    const [g] = s.good();
+    const [g] = await s.good();
     assert.deepEqual(Object.keys(g), ['rawEvent', 'eventType', 'schema', 'contexts', 'event', 'incomplete']);
     assert.deepEqual(g.rawEvent, {
       api: { vendor: 'com.snowplowanalytics.snowplow', version: 'tp2' },
@@ -120,78 +120,78 @@ describe('MicroStore good events', () => {
     assert.equal(Object.keys(g.event).length, 131);
   });
 
-  it('keeps a __proto__ parameter as data', () => {
+  it('keeps a __proto__ parameter as data', async () => {
     const s = new MicroStore();
     s.addGood(raw(JSON.parse('{"__proto__":"x"}')), pageView());
-    const params = JSON.parse(JSON.stringify(s.good()[0].rawEvent.parameters));
+    const params = JSON.parse(JSON.stringify((await s.good())[0].rawEvent.parameters));
     assert.equal(Object.getOwnPropertyDescriptor(params, '__proto__')?.value, 'x');
   });
 
-  it('lists newest first; limit keeps the most recent', () => {
+  it('lists newest first; limit keeps the most recent', async () => {
     const s = new MicroStore();
     for (const id of ['a', 'b', 'c']) s.addGood(raw(), pageView({ app_id: id }));
     assert.deepEqual(
-      s.good().map((g) => g.event.app_id),
+      (await s.good()).map((g) => g.event.app_id),
       ['c', 'b', 'a'],
     );
     assert.deepEqual(
-      s.good({ limit: 1 }).map((g) => g.event.app_id),
+      (await s.good({ limit: 1 })).map((g) => g.event.app_id),
       ['c'],
     );
-    assert.deepEqual(s.good({ limit: 0 }), []);
-    assert.deepEqual(s.good({ limit: -1 }), []);
+    assert.deepEqual(await s.good({ limit: 0 }), []);
+    assert.deepEqual(await s.good({ limit: -1 }), []);
   });
 
-  it('filters on the enriched event name, not the e code', () => {
+  it('filters on the enriched event name, not the e code', async () => {
     const s = new MicroStore();
     s.addGood(raw(), pageView());
     s.addGood(raw({ e: 'ue' }), selfDescribing('iglu:com.acme/x/jsonschema/1-0-0'));
     s.addGood(raw({ e: 'se' }), line({ event: 'struct', se_category: 'c' }));
-    assert.equal(s.good({ event_type: 'unstruct' }).length, 1);
-    assert.equal(s.good({ event_type: 'ue' }).length, 0);
-    assert.equal(s.good({ event_type: 'struct' })[0].event.se_category, 'c');
+    assert.equal((await s.good({ event_type: 'unstruct' })).length, 1);
+    assert.equal((await s.good({ event_type: 'ue' })).length, 0);
+    assert.equal((await s.good({ event_type: 'struct' }))[0].event.se_category, 'c');
   });
 
-  it('filters on the exact event schema; events without one never match', () => {
+  it('filters on the exact event schema; events without one never match', async () => {
     const s = new MicroStore();
     s.addGood(raw(), selfDescribing('iglu:com.acme/x/jsonschema/1-0-0'));
     s.addGood(raw(), selfDescribing('iglu:com.acme/x/jsonschema/1-0-1'));
     s.addGood(raw(), line({ event: 'struct' }));
-    assert.equal(s.good({ schema: 'iglu:com.acme/x/jsonschema/1-0-0' }).length, 1);
-    assert.equal(s.good({ schema: 'com.acme/x/jsonschema/1-0-0' }).length, 0);
-    assert.equal(s.good()[0].schema, null);
+    assert.equal((await s.good({ schema: 'iglu:com.acme/x/jsonschema/1-0-0' })).length, 1);
+    assert.equal((await s.good({ schema: 'com.acme/x/jsonschema/1-0-0' })).length, 0);
+    assert.equal((await s.good())[0].schema, null);
   });
 
-  it('contexts filter needs all listed full URIs; derived contexts do not count', () => {
+  it('contexts filter needs all listed full URIs; derived contexts do not count', async () => {
     const s = new MicroStore();
     s.addGood(raw(), pageView({ app_id: 'both', contexts: withContexts(WEB_PAGE, GEO) }));
     s.addGood(raw(), pageView({ app_id: 'web', contexts: withContexts(WEB_PAGE) }));
     s.addGood(raw(), pageView({ app_id: 'derived', derived_contexts: withContexts(WEB_PAGE) }));
-    const ids = (f: string[]) => s.good({ contexts: f }).map((g) => g.event.app_id);
-    assert.deepEqual(ids([WEB_PAGE]), ['web', 'both']);
-    assert.deepEqual(ids([WEB_PAGE, GEO]), ['both']);
-    assert.deepEqual(ids(['com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0']), []);
-    assert.deepEqual(ids([]), ['derived', 'web', 'both']);
-    assert.deepEqual(s.good()[0].contexts, []);
+    const ids = async (f: string[]) => (await s.good({ contexts: f })).map((g) => g.event.app_id);
+    assert.deepEqual(await ids([WEB_PAGE]), ['web', 'both']);
+    assert.deepEqual(await ids([WEB_PAGE, GEO]), ['both']);
+    assert.deepEqual(await ids(['com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0']), []);
+    assert.deepEqual(await ids([]), ['derived', 'web', 'both']);
+    assert.deepEqual((await s.good())[0].contexts, []);
   });
 
-  it('hides incomplete events from /micro/good and /micro/all but not from /micro/events', () => {
+  it('hides incomplete events from /micro/good and /micro/all but not from /micro/events', async () => {
     const s = new MicroStore();
     s.addGood(raw(), pageView());
     s.addGood(raw(), pageView(), { incomplete: true });
     s.addBad(payload('/com.snowplowanalytics.snowplow/tp2'), raw(), BAD_ROW);
     assert.deepEqual(s.summary(), { total: 2, good: 1, bad: 1 });
-    assert.equal(s.good().length, 1);
+    assert.equal((await s.good()).length, 1);
     assert.equal(s.lossyEvents().length, 2);
     assert.deepEqual(s.stats(), { good: 2, incomplete: 1, bad: 1, dropped: 0 });
   });
 
-  it('rejects a line without 131 fields', () => {
+  it('rejects a line without 131 fields', async () => {
     assert.throws(() => new MicroStore().addGood(raw(), 'a\tb'), /Wrong event fields number/);
     assert.throws(() => new MicroStore().addGoodSerialized('{}', `${pageView()}\tx`), /Wrong event fields/);
   });
 
-  it('serves an event stored with its raw event as JSON text exactly as one stored as an object', () => {
+  it('serves an event stored with its raw event as JSON text exactly as one stored as an object', async () => {
     const params = JSON.parse('{"e":"pv","__proto__":"x","flag":null}') as Record<string, string | null>;
     const ev = pageView({
       app_id: 'a',
@@ -202,13 +202,13 @@ describe('MicroStore good events', () => {
     byObject.addGood(raw(params), ev);
     const byText = new MicroStore();
     byText.addGoodSerialized(JSON.stringify(rawEventToJson(raw(params))), ev);
-    assert.deepEqual(byText.good(), byObject.good());
-    assert.equal(JSON.stringify(byText.good()), JSON.stringify(byObject.good()));
+    assert.deepEqual(await byText.good(), await byObject.good());
+    assert.equal(JSON.stringify(await byText.good()), JSON.stringify(await byObject.good()));
     assert.equal(
-      Object.getOwnPropertyDescriptor(byText.good()[0].rawEvent.parameters, '__proto__')?.value,
+      Object.getOwnPropertyDescriptor((await byText.good())[0].rawEvent.parameters, '__proto__')?.value,
       'x',
     );
-    assert.deepEqual(byText.good({ contexts: [WEB_PAGE], event_type: 'page_view' }).length, 1);
+    assert.deepEqual((await byText.good({ contexts: [WEB_PAGE], event_type: 'page_view' })).length, 1);
     const day = Date.UTC(2024, 0, 1);
     assert.deepEqual(byText.timeline([{ start: day, end: day + 1000 }]), [
       { validEvents: 1, failedEvents: 0 },
@@ -218,10 +218,10 @@ describe('MicroStore good events', () => {
 });
 
 describe('MicroStore bad events', () => {
-  it('builds the BadEvent shape with the validation headline when there is a raw event', () => {
+  it('builds the BadEvent shape with the validation headline when there is a raw event', async () => {
     const s = new MicroStore();
     s.addBad(payload('/i', 'e=pp&p=web&tv=lol&eid=invalidEventId&flag'), raw({ e: 'pp' }, 'tp1'), BAD_ROW);
-    const [b] = s.bad();
+    const [b] = await s.bad();
     assert.deepEqual(Object.keys(b), ['collectorPayload', 'rawEvent', 'errors']);
     assert.deepEqual(b.errors, [VALIDATION_ERROR, BAD_ROW]);
     assert.deepEqual(b.collectorPayload, {
@@ -242,42 +242,45 @@ describe('MicroStore bad events', () => {
     assert.equal(b.rawEvent?.api.version, 'tp1');
   });
 
-  it('uses the extraction headline and rawEvent null without a raw event', () => {
+  it('uses the extraction headline and rawEvent null without a raw event', async () => {
     const s = new MicroStore();
     s.addBad(payload('/com.snowplowanalytics.snowplow/tp2'), null, BAD_ROW);
-    const [b] = s.bad();
+    const [b] = await s.bad();
     assert.equal(b.rawEvent, null);
     assert.deepEqual(b.errors, [EXTRACTION_ERROR, BAD_ROW]);
     assert.deepEqual(b.collectorPayload?.api, { vendor: 'com.snowplowanalytics.snowplow', version: 'tp2' });
     assert.deepEqual(b.collectorPayload?.querystring, []);
   });
 
-  it('has no collectorPayload when the payload could not be loaded or has no API path', () => {
+  it('has no collectorPayload when the payload could not be loaded or has no API path', async () => {
     const s = new MicroStore();
     s.addBad(null, null, BAD_ROW);
     s.addBad(payload('/a/b/c'), null, BAD_ROW);
     assert.deepEqual(
-      s.bad().map((b) => b.collectorPayload),
+      (await s.bad()).map((b) => b.collectorPayload),
       [null, null],
     );
   });
 
-  it('filters on vendor/version; events without a collector payload always pass', () => {
+  it('filters on vendor/version; events without a collector payload always pass', async () => {
     const s = new MicroStore();
     s.addBad(payload('/com.snowplowanalytics.snowplow/tp2'), null, 'tp2');
     s.addBad(payload('/i'), null, 'tp1');
     s.addBad(payload('/com.acme/v1'), null, 'acme');
     s.addBad(null, null, 'none');
-    const rows = (f: Parameters<MicroStore['bad']>[0]) => s.bad(f).map((b) => b.errors[1]);
-    assert.deepEqual(rows({}), ['none', 'acme', 'tp1', 'tp2']);
-    assert.deepEqual(rows({ vendor: 'com.snowplowanalytics.snowplow', version: 'tp2' }), ['none', 'tp2']);
-    assert.deepEqual(rows({ version: 'tp1' }), ['none', 'tp1']);
-    assert.deepEqual(rows({ vendor: 'com.acme', limit: 1 }), ['none']);
+    const rows = async (f: Parameters<MicroStore['bad']>[0]) => (await s.bad(f)).map((b) => b.errors[1]);
+    assert.deepEqual(await rows({}), ['none', 'acme', 'tp1', 'tp2']);
+    assert.deepEqual(await rows({ vendor: 'com.snowplowanalytics.snowplow', version: 'tp2' }), [
+      'none',
+      'tp2',
+    ]);
+    assert.deepEqual(await rows({ version: 'tp1' }), ['none', 'tp1']);
+    assert.deepEqual(await rows({ vendor: 'com.acme', limit: 1 }), ['none']);
   });
 });
 
 describe('MicroStore bounds and reset', () => {
-  it('drops the oldest events across good and bad beyond maxEvents', () => {
+  it('drops the oldest events across good and bad beyond maxEvents', async () => {
     const s = new MicroStore({ maxEvents: 3 });
     s.addGood(raw(), pageView({ app_id: '1' }));
     s.addBad(null, null, 'b2');
@@ -286,7 +289,7 @@ describe('MicroStore bounds and reset', () => {
     s.addBad(null, null, 'b5');
     assert.deepEqual(s.stats(), { good: 2, incomplete: 1, bad: 1, dropped: 2 });
     assert.deepEqual(
-      s.bad().map((b) => b.errors[1]),
+      (await s.bad()).map((b) => b.errors[1]),
       ['b5'],
     );
     assert.deepEqual(
@@ -296,16 +299,16 @@ describe('MicroStore bounds and reset', () => {
     assert.deepEqual(s.summary(), { total: 2, good: 1, bad: 1 });
   });
 
-  it('stays bounded over many events', () => {
+  it('stays bounded over many events', async () => {
     const s = new MicroStore({ maxEvents: 100 });
     for (let i = 0; i < 5000; i++) s.addGood(raw(), pageView({ app_id: String(i) }));
     assert.equal(s.stats().good, 100);
     assert.equal(s.stats().dropped, 4900);
-    assert.equal(s.good({ limit: 1 })[0].event.app_id, '4999');
-    assert.equal(s.good().at(-1)?.event.app_id, '4900');
+    assert.equal((await s.good({ limit: 1 }))[0].event.app_id, '4999');
+    assert.equal((await s.good()).at(-1)?.event.app_id, '4900');
   });
 
-  it('reset empties everything but keeps the dropped count', () => {
+  it('reset empties everything but keeps the dropped count', async () => {
     const s = new MicroStore({ maxEvents: 1 });
     s.addGood(raw(), pageView());
     s.addBad(null, null, BAD_ROW);
@@ -345,7 +348,7 @@ describe('MicroStore /micro/events queries', () => {
   }
   const base = { page: 1, pageSize: 50, filters: [] };
 
-  it('pages newest first', () => {
+  it('pages newest first', async () => {
     const s = filled();
     const r1 = s.queryEvents({ ...base, pageSize: 3 });
     assert.equal(r1.totalItems, 4);
@@ -363,19 +366,19 @@ describe('MicroStore /micro/events queries', () => {
     assert.deepEqual(new MicroStore().queryEvents(base), { events: [], totalPages: 1, totalItems: 0 });
   });
 
-  it('filters by exact case-insensitive value, ignoring empty values and entity columns', () => {
+  it('filters by exact case-insensitive value, ignoring empty values and entity columns', async () => {
     const s = filled();
     const ids = (filters: { column: string; values: string[] }[]) =>
       s.queryEvents({ ...base, filters }).events.map((e) => e.app_id);
-    assert.deepEqual(ids([{ column: 'app_id', values: ['SHOP'] }]), ['shop', 'Shop']);
-    assert.deepEqual(ids([{ column: 'app_id', values: ['sho'] }]), []);
-    assert.deepEqual(ids([{ column: 'app_id', values: ['blog', 'shop'] }]), ['shop', 'blog', 'Shop']);
-    assert.deepEqual(ids([{ column: 'app_id', values: [''] }]).length, 4);
+    assert.deepEqual(await ids([{ column: 'app_id', values: ['SHOP'] }]), ['shop', 'Shop']);
+    assert.deepEqual(await ids([{ column: 'app_id', values: ['sho'] }]), []);
+    assert.deepEqual(await ids([{ column: 'app_id', values: ['blog', 'shop'] }]), ['shop', 'blog', 'Shop']);
+    assert.deepEqual(await ids([{ column: 'app_id', values: [''] }]).length, 4);
     assert.deepEqual(
       ids([{ column: 'contexts_com_snowplowanalytics_snowplow_web_page_1', values: ['x'] }]).length,
       4,
     );
-    assert.deepEqual(ids([{ column: 'domain_sessionidx', values: ['10'] }]), ['blog']);
+    assert.deepEqual(await ids([{ column: 'domain_sessionidx', values: ['10'] }]), ['blog']);
     assert.deepEqual(
       ids([
         { column: 'app_id', values: ['shop'] },
@@ -385,7 +388,7 @@ describe('MicroStore /micro/events queries', () => {
     );
   });
 
-  it('selects valid or failed events and a collector_tstamp range [start, end)', () => {
+  it('selects valid or failed events and a collector_tstamp range [start, end)', async () => {
     const s = filled();
     assert.equal(s.queryEvents({ ...base, validEvents: true }).totalItems, 3);
     const failed = s.queryEvents({ ...base, validEvents: false });
@@ -407,7 +410,7 @@ describe('MicroStore /micro/events queries', () => {
     );
   });
 
-  it('sorts by string rendering, nulls last ascending and first descending', () => {
+  it('sorts by string rendering, nulls last ascending and first descending', async () => {
     const s = filled();
     const sorted = (column: string, desc: boolean) =>
       s.queryEvents({ ...base, sorting: { column, desc } }).events.map((e) => e[column]);
@@ -423,7 +426,7 @@ describe('MicroStore /micro/events queries', () => {
     );
   });
 
-  it('lists columns, nested ones dotted, sorted', () => {
+  it('lists columns, nested ones dotted, sorted', async () => {
     const cols = filled().columns();
     assert.deepEqual(cols, [...cols].sort());
     for (const c of [
@@ -441,7 +444,7 @@ describe('MicroStore /micro/events queries', () => {
     assert.deepEqual(new MicroStore().columns(), []);
   });
 
-  it('reports column stats', () => {
+  it('reports column stats', async () => {
     const stats = filled().columnStats([
       'app_id',
       'collector_tstamp',
@@ -459,7 +462,7 @@ describe('MicroStore /micro/events queries', () => {
     assert.equal(s.columnStats(['app_id']).app_id.values?.length, 20);
   });
 
-  it('counts valid and failed events per timeline bucket', () => {
+  it('counts valid and failed events per timeline bucket', async () => {
     const s = filled();
     const h = (x: number) => Date.UTC(2024, 0, 1, x);
     assert.deepEqual(

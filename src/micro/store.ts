@@ -4,8 +4,8 @@
  * Snowplow Micro (`/micro/good`, `/micro/bad`, `/micro/events`, columns, timeline).
  *
  * Memory stays bounded: at most `maxEvents` good + bad events are kept, the oldest dropped first (counted in
- * `stats().dropped`). Per good event only the TSV line and the raw event (as an object, or as its JSON text
- * when it came from an enrich worker thread) are kept; everything else (the filter fields, the 131-key event
+ * `stats().dropped`). Per good event only the TSV line and the raw event (as an object, as its JSON text, or
+ * in `furrow up` as a reference to its raw-stream record, rebuilt when a query returns it) are kept; everything else (the filter fields, the 131-key event
  * object) is derived when queried. In `furrow up` the store holds up to 100k events fed at thousands per
  * second while nobody reads them: holding the split fields (131 strings per event) and raw-event objects
  * made the heap's major GCs cost more CPU than the loader (bench/e2e.ts), while flat strings are never
@@ -163,6 +163,74 @@ export interface TimelineCount {
 export interface MicroStoreOptions {
   /** good + bad events kept before the oldest are dropped; default 100 000 */
   maxEvents?: number;
+  /** rebuilds what events stored by reference (`addGoodRef`, `addBadRef`) came from, when queried */
+  source?: RawSource;
+}
+
+/**
+ * Turns a raw-stream record back into its collector payload and raw events: the same loader and adapters
+ * enrich ran, which are pure functions of the record for the tracker protocol (see `isRebuildable`).
+ */
+export interface RawSource {
+  /** the decoded, checked payload; null when enrich could not load it */
+  payload(bytes: Uint8Array): CollectorPayload | null;
+  /** the adapter's raw events; null when it fails; a promise when it has to wait for Iglu */
+  events(payload: CollectorPayload): readonly RawEvent[] | null | Promise<readonly RawEvent[] | null>;
+}
+
+/**
+ * Raw events the main thread can rebuild from their record: the tracker protocol's adapters only look at
+ * the payload (and Iglu for `payload_data`); webhook adapters are few events and are passed as JSON text.
+ */
+export function isRebuildable(raw: RawEvent): boolean {
+  return raw.vendor === 'com.snowplowanalytics.snowplow' && (raw.version === 'tp2' || raw.version === 'tp1');
+}
+
+/**
+ * A stored event's origin: its raw-stream record and the index of its raw event in the adapter's output
+ * (-1: the record as a whole failed). Several events of one record share the bytes.
+ */
+class RawRef {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly event: number,
+  ) {}
+}
+
+/** What one query rebuilds, per record, so a record's events share one decode and one adapter run. */
+class Rebuilds {
+  private readonly payloads = new Map<Uint8Array, CollectorPayload | null>();
+  private readonly events = new Map<Uint8Array, Promise<readonly RawEvent[] | null>>();
+
+  constructor(private readonly source: RawSource | undefined) {}
+
+  private get src(): RawSource {
+    if (this.source === undefined) throw new Error('the Micro store has events by reference but no source');
+    return this.source;
+  }
+
+  payload(bytes: Uint8Array): CollectorPayload | null {
+    let p = this.payloads.get(bytes);
+    if (p === undefined) {
+      p = this.src.payload(bytes);
+      this.payloads.set(bytes, p);
+    }
+    return p;
+  }
+
+  async raw(ref: RawRef): Promise<RawEvent> {
+    let events = this.events.get(ref.bytes);
+    if (events === undefined) {
+      const p = this.payload(ref.bytes);
+      events = Promise.resolve(p === null ? null : this.src.events(p));
+      this.events.set(ref.bytes, events);
+    }
+    const raw = (await events)?.[ref.event];
+    // Only if Iglu now answers differently for `payload_data` than when the event was enriched.
+    if (raw === undefined)
+      throw new Error('the raw event of a stored event could not be rebuilt from its record');
+    return raw;
+  }
 }
 
 // --- Storage ---------------------------------------------------------------------------------------------------
@@ -170,8 +238,11 @@ export interface MicroStoreOptions {
 interface GoodRecord {
   seq: number;
   line: string;
-  /** the object, or its JSON text (parsed on each read, so nothing but the string stays on the heap) */
-  raw: RawEventJson | string;
+  /**
+   * the object, its JSON text (parsed on each read, so nothing but the string stays on the heap), or where
+   * to rebuild it from (replaced by the JSON text once queried)
+   */
+  raw: RawEventJson | string | RawRef;
   incomplete: boolean;
 }
 
@@ -223,7 +294,13 @@ function checkFieldCount(line: string): void {
 
 interface BadRecord {
   seq: number;
-  json: BadEventJson;
+  /** the answer, or what to build it from (replaced by the answer once queried) */
+  json: BadEventJson | LazyBad;
+}
+
+interface LazyBad {
+  ref: RawRef;
+  row: string;
 }
 
 /** Append at the tail, drop at the head, read newest-first; amortised O(1) without a ring buffer's index math. */
@@ -349,6 +426,14 @@ export function collectorPayloadToJson(
   };
 }
 
+function badEventJson(payload: CollectorPayload | null, raw: RawEvent | null, row: string): BadEventJson {
+  return {
+    collectorPayload: payload === null ? null : collectorPayloadToJson(payload, raw),
+    rawEvent: raw === null ? null : rawEventToJson(raw),
+    errors: [raw === null ? EXTRACTION_ERROR : VALIDATION_ERROR, row],
+  };
+}
+
 function isComplexColumn(column: string): boolean {
   return column.startsWith('contexts_') || column.startsWith('unstruct_event');
 }
@@ -361,13 +446,9 @@ function renderColumn(event: Record<string, unknown>, column: string): string | 
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-function takeLimit<T>(items: T[], limit: number | undefined): T[] {
-  if (limit === undefined) return items;
-  return limit <= 0 ? [] : items.slice(0, limit);
-}
-
 export class MicroStore {
   readonly maxEvents: number;
+  private readonly source: RawSource | undefined;
   private readonly goodEvents = new Deque<GoodRecord>();
   private readonly badEvents = new Deque<BadRecord>();
   private seq = 0;
@@ -379,6 +460,7 @@ export class MicroStore {
     if (!Number.isInteger(max) || max < 1)
       throw new RangeError(`maxEvents must be a positive integer, got ${max}`);
     this.maxEvents = max;
+    this.source = opts.source;
   }
 
   /**
@@ -398,7 +480,22 @@ export class MicroStore {
     this.pushGood(rawEventJson, tsvLine, false);
   }
 
-  private pushGood(raw: RawEventJson | string, line: string, incomplete: boolean): void {
+  /**
+   * `addGood` with only where the raw event came from: the raw-stream record (kept as given, so not a view
+   * on a whole batch's buffer) and the index of the event in its adapter's output. The raw event is rebuilt
+   * through the store's `source` when a query returns it.
+   */
+  addGoodRef(record: Uint8Array, event: number, tsvLine: string): void {
+    this.pushGood(new RawRef(record, event), tsvLine, false);
+  }
+
+  /** `addBad` by reference as in `addGoodRef`; `event` -1 for a failure of the whole record. */
+  addBadRef(record: Uint8Array, event: number, badRowJson: string): void {
+    this.badEvents.push({ seq: this.seq++, json: { ref: new RawRef(record, event), row: badRowJson } });
+    this.enforceBound();
+  }
+
+  private pushGood(raw: RawEventJson | string | RawRef, line: string, incomplete: boolean): void {
     checkFieldCount(line);
     this.goodEvents.push({ seq: this.seq++, line, raw, incomplete });
     if (incomplete) this.incompleteCount++;
@@ -410,14 +507,7 @@ export class MicroStore {
    * payload-format failures), which selects Micro's extraction headline instead of the validation one.
    */
   addBad(payload: CollectorPayload | null, raw: RawEvent | null, badRowJson: string): void {
-    this.badEvents.push({
-      seq: this.seq++,
-      json: {
-        collectorPayload: payload === null ? null : collectorPayloadToJson(payload, raw),
-        rawEvent: raw === null ? null : rawEventToJson(raw),
-        errors: [raw === null ? EXTRACTION_ERROR : VALIDATION_ERROR, badRowJson],
-      },
-    });
+    this.badEvents.push({ seq: this.seq++, json: badEventJson(payload, raw, badRowJson) });
     this.enforceBound();
   }
 
@@ -457,9 +547,34 @@ export class MicroStore {
     };
   }
 
-  private toGoodJson(r: GoodRecord, m: GoodMeta, contexts: string[]): GoodEventJson {
+  private async rawJson(r: GoodRecord, rebuilds: Rebuilds): Promise<RawEventJson> {
+    const raw = r.raw;
+    if (typeof raw === 'string') return JSON.parse(raw) as RawEventJson;
+    if (!(raw instanceof RawRef)) return raw;
+    const json = rawEventToJson(await rebuilds.raw(raw));
+    r.raw = JSON.stringify(json);
+    return json;
+  }
+
+  private async badJson(r: BadRecord, rebuilds: Rebuilds): Promise<BadEventJson> {
+    const stored = r.json;
+    if (!('ref' in stored)) return stored;
+    const payload = rebuilds.payload(stored.ref.bytes);
+    const raw = stored.ref.event < 0 ? null : await rebuilds.raw(stored.ref);
+    const json = badEventJson(payload, raw, stored.row);
+    // Another query may have built it meanwhile; either answer is the same.
+    r.json = json;
+    return json;
+  }
+
+  private async toGoodJson(
+    r: GoodRecord,
+    m: GoodMeta,
+    contexts: string[],
+    rebuilds: Rebuilds,
+  ): Promise<GoodEventJson> {
     return {
-      rawEvent: typeof r.raw === 'string' ? (JSON.parse(r.raw) as RawEventJson) : r.raw,
+      rawEvent: await this.rawJson(r, rebuilds),
       eventType: m.eventType,
       schema: m.schema,
       contexts,
@@ -469,9 +584,10 @@ export class MicroStore {
   }
 
   /** `/micro/good`: complete events matching every given filter, newest first, the first `limit` of them. */
-  good(filters: GoodFilters = {}): GoodEventJson[] {
+  async good(filters: GoodFilters = {}): Promise<GoodEventJson[]> {
     const { event_type, schema, contexts, limit } = filters;
     if (limit !== undefined && limit <= 0) return [];
+    const rebuilds = new Rebuilds(this.source);
     const out: GoodEventJson[] = [];
     for (const r of this.goodEvents.newestFirst()) {
       if (r.incomplete) continue;
@@ -480,25 +596,29 @@ export class MicroStore {
       if (schema !== undefined && m.schema !== schema) continue;
       const schemas = contextSchemas(m.fields);
       if (contexts !== undefined && !contexts.every((c) => schemas.includes(c))) continue;
-      out.push(this.toGoodJson(r, m, schemas));
+      out.push(await this.toGoodJson(r, m, schemas, rebuilds));
       if (limit !== undefined && out.length >= limit) break;
     }
     return out;
   }
 
   /** `/micro/bad`: vendor/version match the collector payload's API; events without a payload always pass. */
-  bad(filters: BadFilters = {}): BadEventJson[] {
+  async bad(filters: BadFilters = {}): Promise<BadEventJson[]> {
     const { vendor, version, limit } = filters;
+    if (limit !== undefined && limit <= 0) return [];
+    const rebuilds = new Rebuilds(this.source);
     const out: BadEventJson[] = [];
     for (const r of this.badEvents.newestFirst()) {
-      const cp = r.json.collectorPayload;
+      const json = await this.badJson(r, rebuilds);
+      const cp = json.collectorPayload;
       if (cp !== null) {
         if (vendor !== undefined && cp.api.vendor !== vendor) continue;
         if (version !== undefined && cp.api.version !== version) continue;
       }
-      out.push(r.json);
+      out.push(json);
+      if (limit !== undefined && out.length >= limit) break;
     }
-    return takeLimit(out, limit);
+    return out;
   }
 
   /** `GET /micro/events` (Micro 3.x): good and incomplete events as lossy JSON, newest first. */

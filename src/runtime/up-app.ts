@@ -6,9 +6,10 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createStatusHandler } from '../console/status-page.js';
-import type { TaskResult } from '../enrich/worker/protocol.js';
 import { createResolver } from '../iglu/resolver.js';
+import { createRawSource } from '../micro/raw-source.js';
 import { createMicroHandler } from '../micro/routes.js';
+import { storeTaskResult } from '../micro/sink.js';
 import { MicroStore } from '../micro/store.js';
 import type { FurrowConfig } from './config.js';
 import { createHttpServer, listen, type PrefixHandler } from './http-server.js';
@@ -22,15 +23,6 @@ import { openStreams, startCollectorRole, startEnrichRole, startLoadRole } from 
 
 export const VERSION = '0.1.0';
 
-function feedMicro(store: MicroStore, r: TaskResult): void {
-  if (r.goodRawJson !== undefined)
-    for (let i = 0; i < r.good.length; i++) store.addGoodSerialized(r.goodRawJson[i], r.good[i]);
-  if (r.badRaw !== undefined) {
-    for (let i = 0; i < r.bad.length; i++)
-      store.addBad(r.badRaw[i]?.payload ?? null, r.badRaw[i]?.raw ?? null, r.bad[i]);
-  }
-}
-
 export interface UpApp extends RunningApp {
   dataDir: string;
   warehouse: string;
@@ -42,11 +34,19 @@ export async function startUpApp(cfg: FurrowConfig, log: Logger): Promise<UpApp>
   const metrics = createMetrics();
   await igluPreflight(resolverConfigFor(cfg), log);
   const streams = await openStreams(cfg);
-  const store = cfg.micro.enabled ? new MicroStore({ maxEvents: cfg.micro.maxEvents }) : undefined;
+  // The workers hand over where each event came from; the raw events are rebuilt only for /micro answers.
+  const resolver = cfg.micro.enabled ? createResolver(resolverConfigFor(cfg)) : undefined;
+  const store =
+    resolver === undefined
+      ? undefined
+      : new MicroStore({
+          maxEvents: cfg.micro.maxEvents,
+          source: createRawSource({ resolver, maxJsonDepth: cfg.enrich.maxJsonDepth }),
+        });
   const collector = await startCollectorRole(cfg, streams, metrics, log);
   const enrich = await startEnrichRole(cfg, streams, metrics, log, {
     trace: store !== undefined,
-    onResult: store === undefined ? undefined : (r) => feedMicro(store, r),
+    onResult: store === undefined ? undefined : (r) => storeTaskResult(store, r),
   });
   const load = await startLoadRole(cfg, streams, metrics, log);
 
@@ -85,8 +85,8 @@ export async function startUpApp(cfg: FurrowConfig, log: Logger): Promise<UpApp>
       };
     }),
   ];
-  if (store !== undefined)
-    prefixed.unshift(createMicroHandler({ store, resolver: createResolver(resolverConfigFor(cfg)) }));
+  if (store !== undefined && resolver !== undefined)
+    prefixed.unshift(createMicroHandler({ store, resolver }));
 
   const server = createHttpServer({ metrics, ready, prefixed, collector: collector.handler });
   const port = await listen(server, cfg.collector.port, cfg.collector.interface);

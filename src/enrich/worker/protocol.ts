@@ -27,13 +27,25 @@ export interface TaskResult {
   good: string[];
   bad: string[];
   /**
-   * with `trace`: per good line, its raw event as Micro's JSON text (`JSON.stringify(rawEventToJson(raw))`);
-   * serialized in the worker because a structured clone of every event's parameter Map cost the worker
-   * about as much as enriching it, and the main thread as much again to rebuild
+   * with `trace`: per good line two numbers, the index of its record in the task and of its raw event in
+   * that record's adapter output, so the main thread (which holds the records) can rebuild the raw event
+   * only when the Micro API is queried. Serializing every raw event here cost the workers ~50-70 µs per
+   * event and the main thread 10-20 more to receive, for answers nobody may ask for. An event index of
+   * -1 means the raw event could not be rebuilt from the record (an adapter other than the tracker
+   * protocol) and is the next string of `goodRawJson`, as `JSON.stringify(rawEventToJson(raw))`.
    */
+  goodRefs?: number[];
   goodRawJson?: string[];
+  /**
+   * with `trace`: per bad row two numbers as in `goodRefs`; an event index of -1 means a failure of the
+   * whole record (no raw event: format violation or adapter failure), -2 that the trace is the next entry
+   * of `badRaw`
+   */
+  badRefs?: number[];
   badRaw?: BadTrace[];
   error?: string;
+  /** the task's input records, attached by the pool on the main thread (never posted back) */
+  records?: Uint8Array[];
 }
 
 export type WorkerMessage =
