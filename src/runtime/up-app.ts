@@ -1,7 +1,9 @@
 /**
- * `furrow up`: every role in one process. Collector → spool (fsync before the 200) → raw stream →
- * enrich worker threads → enriched/bad streams → warehouse (DuckDB by default), plus the Micro API and a
- * status page on the collector's port. The streams are the embedded engine unless configured otherwise.
+ * `furrow up`: every role in one process. Collector → raw stream (fsync before the 200; on the embedded
+ * engine the raw stream's log is the spool, on the others a spool forwards to it) → enrich worker threads →
+ * enriched/bad streams → warehouse (DuckDB by default), plus the Micro API (fed by reference, rebuilt when
+ * queried) and a status page on the collector's port. The streams are the embedded engine unless
+ * configured otherwise.
  */
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
