@@ -3,7 +3,11 @@
  * default set (plus an ablation table: the default set without each enrichment in turn),
  * on a fixed, generated, realistic mix with schemas warm. Single-threaded: run it pinned to one core,
  *
- *     npm run build && taskset -c 1 node dist/bench/enrich.js [--events 200000] [--runs 3]
+ *     npm run build && taskset -c 1 node dist/bench/enrich.js [--events 200000] [--runs 3] [--mix tracker]
+ *
+ * `--mix generated` (default) is the varied mix below (GET pixels and small POSTs, ~1% invalid);
+ * `--mix tracker` is what the e2e benches send: `trackerBatch` tp2 POSTs of 10 events (page views, pings,
+ * structured events, link clicks, each with web_page + client_session contexts, ~1.35 KB per event).
  *
  * The baseline, measured in the same run over the same records, is the unavoidable floor: Thrift decode
  * plus query-string/JSON parsing of every event, with no validation or enrichment.
@@ -21,6 +25,7 @@ import {
   encodeCollectorPayload,
 } from '../src/protocol/collector-payload.js';
 import { parseQueryString } from '../src/protocol/querystring.js';
+import { postHeaders, TP2_PATH, trackerBatch, USER_AGENT } from './lib/payloads.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +36,10 @@ const { values } = parseArgs({
     enrichments: { type: 'string', default: 'standard' },
     /** a referer database for referer_parser in the default set (e.g. ../shared/referer-parser/referers.json) */
     referers: { type: 'string' },
+    /** `generated`: the varied mix below; `tracker`: the e2e generator's `trackerBatch` POSTs */
+    mix: { type: 'string', default: 'generated' },
+    /** `no`: skip the ablation table (profiling, quick before/after comparisons) */
+    ablation: { type: 'string', default: 'yes' },
   },
 });
 const EVENTS = Number(values.events);
@@ -257,6 +266,39 @@ function records(n: number): { bytes: Buffer[]; events: number } {
   return { bytes: out, events };
 }
 
+/** The e2e benches' load: `trackerBatch` bodies as the collector records them (headers included). */
+function trackerRecords(n: number): { bytes: Buffer[]; events: number } {
+  const now = Date.UTC(2025, 5, 1);
+  const headers = Object.entries(postHeaders())
+    .filter(([k]) => k !== 'Content-Type')
+    .map(([k, v]) => `${k}: ${v}`);
+  headers.push('application/json; charset=utf-8');
+  const out: Buffer[] = [];
+  let events = 0;
+  for (let b = 0; events < n; b++) {
+    const ids = Array.from({ length: 10 }, () => uuid());
+    out.push(
+      encodeCollectorPayload({
+        schema: COLLECTOR_PAYLOAD_SCHEMA,
+        ipAddress: `10.0.${(b >> 8) & 255}.${b & 255}`,
+        timestamp: now + b,
+        encoding: 'UTF-8',
+        collector: 'furrow-collector-0.1.0',
+        userAgent: USER_AGENT,
+        hostname: 'collector.example.com',
+        networkUserId: 'c0ffee00-1234-4abc-8def-0123456789ab',
+        headers,
+        path: TP2_PATH,
+        querystring: '',
+        contentType: 'application/json; charset=utf-8',
+        body: trackerBatch(ids, now + b - 30, 'bench-enrich'),
+      }),
+    );
+    events += ids.length;
+  }
+  return { bytes: out, events };
+}
+
 function baseline(recs: readonly Buffer[]): number {
   let n = 0;
   for (const r of recs) {
@@ -311,20 +353,24 @@ async function measure(
   // Warm-up: resolve and compile every schema, fill caches, let the JIT settle.
   await enrichAll(enricher, bytes.slice(0, Math.min(bytes.length, 20_000)));
   const times: number[] = [];
+  const cpus: number[] = [];
   let counts = { good: 0, bad: 0 };
   for (let run = 0; run < RUNS; run++) {
     let t = process.hrtime.bigint();
     baseline(bytes);
     base.push(Number(process.hrtime.bigint() - t) / 1e9);
     t = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
     counts = await enrichAll(enricher, bytes);
     times.push(Number(process.hrtime.bigint() - t) / 1e9);
+    const used = process.cpuUsage(cpu);
+    cpus.push((used.user + used.system) / events);
   }
   const eps = events / median(times);
   console.log(
     `${label.padEnd(34)} ${eps.toFixed(0).padStart(7)} ev/s  ${(1e6 / eps).toFixed(1).padStart(6)} µs/event  ` +
       `(min ${(events / Math.max(...times)).toFixed(0)}, max ${(events / Math.min(...times)).toFixed(0)}; ` +
-      `${counts.good} good, ${counts.bad} bad)`,
+      `${counts.good} good, ${counts.bad} bad; CPU ${median(cpus).toFixed(1)} µs/event)`,
   );
   return eps;
 }
@@ -345,10 +391,11 @@ async function main() {
       ],
     },
   });
-  const { bytes, events } = records(EVENTS);
+  if (values.mix !== 'generated' && values.mix !== 'tracker') throw new Error('--mix generated|tracker');
+  const { bytes, events } = values.mix === 'tracker' ? trackerRecords(EVENTS) : records(EVENTS);
   console.log(
     `bench/enrich: ${events} events in ${bytes.length} records (${(bytes.reduce((a, b) => a + b.length, 0) / 1e6).toFixed(1)} MB), ` +
-      `${new Set(UAS).size} distinct user agents (Zipf), node ${process.version}, ${RUNS} runs, medians`,
+      `mix ${values.mix}${values.mix === 'generated' ? ` (${new Set(UAS).size} distinct user agents, Zipf)` : ''}, node ${process.version}, ${RUNS} runs, medians`,
   );
   const base: number[] = [];
   const none = await measure('no enrichments', new Enricher({ resolver }), bytes, events, base);
@@ -370,6 +417,7 @@ async function main() {
     events,
     base,
   );
+  if (values.ablation === 'no') return;
   console.log('ablation (default set without one enrichment):');
   for (let i = 0; i < all.length; i++) {
     const name = all[i].info?.identifier ?? `#${i}`;

@@ -192,7 +192,15 @@ export class Enricher {
     const phase1: SchemaViolation[] = [];
     if (atomicErrors !== null) phase1.push(atomicViolation(atomicErrors));
     if (json.unstruct !== null || json.contexts !== null) {
-      await validateTrackerJson(ev, this.resolver, json.unstruct, json.contexts, this.maxJsonDepth, phase1);
+      const done = validateTrackerJson(
+        ev,
+        this.resolver,
+        json.unstruct,
+        json.contexts,
+        this.maxJsonDepth,
+        phase1,
+      );
+      if (done !== undefined) await done;
     }
 
     // Phase 2: every step runs even after a failure, so later problems are still found.
@@ -207,7 +215,8 @@ export class Enricher {
 
     // Phase 3: what the enrichments produced, then atomic field lengths.
     const phase3: SchemaViolation[] = [];
-    await validateDerived(ev, this.resolver, phase3);
+    const derivedDone = validateDerived(ev, this.resolver, phase3);
+    if (derivedDone !== undefined) await derivedDone;
     if (ev.revalidate.contexts || ev.revalidate.unstruct) await revalidateReplaced(ev, this.resolver, phase3);
     if (!this.acceptInvalid) {
       const tooLong = lengthViolations(f);

@@ -12,6 +12,7 @@ import {
   parseSchemaSelf,
   parseSchemaVer,
   parseSelfDescribing,
+  type SchemaKey,
   schemaCriterion,
 } from './schema-key.js';
 
@@ -173,5 +174,32 @@ test('parseSchemaSelf reads a schema document self block', () => {
   assert.deepEqual(parseSchemaSelf({ self: { ...self, version: 3 } }), {
     ok: false,
     error: 'INVALID_SCHEMA',
+  });
+});
+
+test('parsed keys are shared between calls and cannot be changed through one caller', () => {
+  const uri = 'iglu:com.acme/shared_key/jsonschema/1-0-3';
+  const a = parseSchemaKey(uri);
+  const b = parseSchemaKey(uri);
+  assert.ok(a.ok && b.ok);
+  assert.deepEqual(b.value, {
+    vendor: 'com.acme',
+    name: 'shared_key',
+    format: 'jsonschema',
+    version: { model: 1, revision: 0, addition: 3 },
+  });
+  assert.throws(() => {
+    (a.value.version as { addition: number }).addition = 4;
+  }, TypeError);
+  assert.equal(
+    parseSchemaKey(uri).ok && (parseSchemaKey(uri) as { value: SchemaKey }).value.version.addition,
+    3,
+  );
+  // many distinct URIs do not break later answers
+  for (let i = 0; i < 3000; i++) assert.equal(parseSchemaKey(`iglu:com.acme/k/jsonschema/1-0-${i}`).ok, true);
+  assert.deepEqual(parseSchemaKey('iglu:com.acme/x/jsonschema/1-0'), { ok: false, error: 'INVALID_IGLUURI' });
+  assert.deepEqual(parseSchemaKey('iglu:com.acme/x/jsonschema/01-0-0'), {
+    ok: false,
+    error: 'INVALID_SCHEMAVER',
   });
 });

@@ -76,12 +76,25 @@ function keyFromMatch(m: RegExpExecArray): ParseResult<SchemaKey> {
   return { ok: true, value: { vendor: m[1], name: m[2], format: m[3], version: version.value } };
 }
 
+// Every entity of every event names its schema, and a pipeline sees few distinct ones: parsed keys are
+// kept (frozen, as callers share them) so the regexes run once per URI. Bounded against clients that
+// send endless distinct URIs; starting over when full is enough for that.
+const PARSED_KEYS = new Map<string, ParseResult<SchemaKey>>();
+const MAX_PARSED_KEYS = 1024;
+
 /** Parses `iglu:vendor/name/format/M-R-A`. */
 export function parseSchemaKey(uri: string): ParseResult<SchemaKey> {
   if (typeof uri !== 'string') return { ok: false, error: 'INVALID_IGLUURI' };
+  let r = PARSED_KEYS.get(uri);
+  if (r !== undefined) return r;
   const m = URI_RE.exec(uri);
-  if (m === null) return { ok: false, error: 'INVALID_IGLUURI' };
-  return keyFromMatch(m);
+  r = m === null ? { ok: false, error: 'INVALID_IGLUURI' } : keyFromMatch(m);
+  if (r.ok) Object.freeze(r.value.version);
+  Object.freeze(r.ok ? r.value : r);
+  Object.freeze(r);
+  if (PARSED_KEYS.size >= MAX_PARSED_KEYS) PARSED_KEYS.clear();
+  PARSED_KEYS.set(uri, r);
+  return r;
 }
 
 /** Parses the registry path form `vendor/name/format/M-R-A`. */
