@@ -11,7 +11,7 @@ import type { CollectorConfig } from './config.js';
 import { allowOrigin, createSetCookie, originHosts, readCookie } from './cookies.js';
 import { ANONYMOUS_NUID, buildCollectorPayload } from './payload-builder.js';
 import { sizeCheck } from './size.js';
-import { Slab } from './slab.js';
+import { Slab } from '../streams/embedded/slab.js';
 
 /** A batch of raw records from one request; they share a partition key. */
 export interface RawBatch {
