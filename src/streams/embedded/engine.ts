@@ -36,7 +36,6 @@ import { join, resolve } from 'node:path';
 import type { Batch, InRecord, OutRecord, Stream, StreamEngine, Subscription } from '../types.js';
 import { CheckpointFile } from './checkpoint.js';
 import { type SegmentLog as Log, SegmentLog, type SegmentLogStats } from './segment-log.js';
-import { Slab } from './slab.js';
 
 export interface EmbeddedEngineOptions {
   /** data directory; streams live in `<dir>/streams/<name>/` */
@@ -145,8 +144,6 @@ export class EmbeddedStream implements Stream {
   private lastRetention = 0;
   private retentionRunning?: Promise<void>;
   private closed = false;
-  /** published records stay in the log's in-memory tail for its readers, so they come and go in order */
-  private readonly slab = new Slab();
 
   private constructor(
     readonly name: string,
@@ -180,8 +177,9 @@ export class EmbeddedStream implements Stream {
 
   async publish(records: readonly OutRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const alloc = this.slab.alloc;
-    await this.log.append(records.map((r) => encodeRecordWith(r, alloc)));
+    // Node's 8 KiB pool, not a large slab: consumers may post these buffers to worker threads, and a
+    // structured clone copies a view's whole ArrayBuffer
+    await this.log.append(records.map(encodeRecord));
   }
 
   subscribe(group: string): Subscription {
