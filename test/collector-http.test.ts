@@ -134,6 +134,15 @@ describe('collector with default configuration', () => {
     assert.equal(v.path, '/com.acme/v9');
   });
 
+  test('a POST body that is not valid UTF-8 is stored decoded, with replacement characters', async () => {
+    c.sink.clear();
+    const raw = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xff, 0xc3]), Buffer.from('é"}')]);
+    const res = await fetch(`${c.base}/com.snowplowanalytics.snowplow/tp2`, { method: 'POST', body: raw });
+    assert.equal(res.status, 200);
+    assert.equal(c.sink.stored()[0].body, raw.toString('utf8'));
+    assert.ok(c.sink.stored()[0].body?.includes('\uFFFD'));
+  });
+
   test('9, 10, 16, 17, 18: other routes', async () => {
     assert.equal((await fetch(`${c.base}/i`, { method: 'POST', body: 'x' })).status, 404);
     assert.equal((await fetch(`${c.base}/a/b/c`)).status, 404);

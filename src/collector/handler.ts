@@ -4,18 +4,20 @@
  * `CollectorPayload` records handed to the sink, and the response is sent only after the sink says
  * they are durable; a sink that cannot persist makes the collector answer 503 so trackers retry.
  */
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CollectorPayload, encodeCollectorPayloadWith } from '../protocol/collector-payload.js';
+import { Slab } from '../streams/embedded/slab.js';
 import type { CollectorConfig } from './config.js';
 import { allowOrigin, createSetCookie, originHosts, readCookie } from './cookies.js';
 import { ANONYMOUS_NUID, buildCollectorPayload } from './payload-builder.js';
 import { sizeCheck } from './size.js';
-import { Slab } from './slab.js';
 
 /** A batch of raw records from one request; they share a partition key. */
 export interface RawBatch {
-  key: string;
+  /** a random UUID per request, made on first read (no sink of the collector uses it today) */
+  readonly key: string;
   records: Uint8Array[];
   payloads: CollectorPayload[];
 }
@@ -24,6 +26,20 @@ export interface RawBatch {
 export interface CollectorSink {
   storeRaw(batch: RawBatch): Promise<void>;
   storeBad(rows: string[]): Promise<void>;
+  /** allocator for raw records (exactly `size` bytes) when the sink stores its buffers without a copy */
+  readonly alloc?: (size: number) => Buffer;
+}
+
+class LazyKeyBatch implements RawBatch {
+  private k?: string;
+  constructor(
+    readonly records: Uint8Array[],
+    readonly payloads: CollectorPayload[],
+  ) {}
+  get key(): string {
+    this.k ??= randomUUID();
+    return this.k;
+  }
 }
 
 export type RouteObserver = (route: string, status: number) => void;
@@ -37,7 +53,7 @@ const TWO_SEGMENTS = /^\/[^/]+\/[^/]+$/;
 
 class BodyTooLarge extends Error {}
 
-function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<string> {
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -53,7 +69,7 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
     });
     req.on('end', () => {
       clearTimeout(timer);
-      resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
     });
     req.on('error', (e) => {
       clearTimeout(timer);
@@ -137,7 +153,8 @@ export function createCollectorHandler(
   const dnt = cfg.doNotTrackCookie.enabled ? new RegExp(`^(?:${cfg.doNotTrackCookie.value})$`) : null;
   const maxAge = String(cfg.cors.accessControlMaxAgeSeconds);
   const setCookie = createSetCookie(cfg.cookie);
-  const slab = new Slab();
+  // with the embedded raw stream the spool frames records allocated from it in place (no copy)
+  const alloc = opts.sink.alloc ?? new Slab().alloc;
   const pixelLength = String(PIXEL.length);
   // Trackers on one site send the same Origin on every request: parse it once, not per request.
   let lastOrigin: string | undefined;
@@ -177,9 +194,14 @@ export function createCollectorHandler(
     const hosts = lastHosts;
     const out = ['Access-Control-Allow-Origin', lastAllow, 'Access-Control-Allow-Credentials', 'true'];
     let body: string | undefined;
+    let bodyUtf8: Buffer | undefined;
     if (method === 'POST') {
       try {
-        body = await readBody(req, cfg.networking.dropPayloadSize, cfg.networking.bodyReadTimeoutMs);
+        const raw = await readBody(req, cfg.networking.dropPayloadSize, cfg.networking.bodyReadTimeoutMs);
+        body = raw.toString('utf8');
+        // valid UTF-8 round-trips through the string unchanged, so the record can copy the bytes
+        // instead of encoding the string again; invalid input is stored as decoded (U+FFFD)
+        if (isUtf8(raw)) bodyUtf8 = raw;
       } catch (e) {
         out.push('Connection', 'close');
         if (e instanceof BodyTooLarge) send(res, route, 413, out, 'Payload Too Large');
@@ -230,11 +252,11 @@ export function createCollectorHandler(
         { path, querystring: qs, rawHeaders: req.rawHeaders, body, ipAddress: ip, networkUserId: nuid },
         { collector: cfg.name, timestamp },
       );
-      const bytes = encodeCollectorPayloadWith(payload, slab.alloc);
+      const bytes = encodeCollectorPayloadWith(payload, alloc, bodyUtf8);
       const sized = sizeCheck(payload, bytes, cfg.networking, processor, timestamp);
       try {
         if (sized.records.length > 0) {
-          await opts.sink.storeRaw({ key: randomUUID(), records: sized.records, payloads: sized.payloads });
+          await opts.sink.storeRaw(new LazyKeyBatch(sized.records, sized.payloads));
         }
         if (sized.bad.length > 0) await opts.sink.storeBad(sized.bad);
       } catch {

@@ -9,10 +9,14 @@ import type { CollectorSpool } from './spool.js';
 const encoder = new TextEncoder();
 
 export class SpoolSink implements CollectorSink {
+  readonly alloc?: (size: number) => Buffer;
+
   constructor(
     private readonly spool: CollectorSpool,
     private readonly bad: Stream,
-  ) {}
+  ) {
+    this.alloc = spool.alloc;
+  }
 
   storeRaw(batch: RawBatch): Promise<void> {
     // one append for the whole request: one group-commit entry, all records durable or none

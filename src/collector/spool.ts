@@ -96,6 +96,11 @@ export interface CollectorSpool {
   readonly dir: string;
   /** Make the records durable (all or none). Rejects with `SpoolFullError` or `SpoolClosedError`. */
   append(records: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  /**
+   * Where records to be appended are best allocated (exactly `size` bytes, uninitialised), when the
+   * spool can take buffers from it without a copy.
+   */
+  readonly alloc?: (size: number) => Buffer;
   stats(): SpoolStats;
   drain(deadlineMs: number): Promise<DrainResult>;
   close(): Promise<void>;

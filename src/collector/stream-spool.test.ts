@@ -57,6 +57,26 @@ test('appends land in the raw stream once durable, readable by its consumers, an
   await engine.close();
 });
 
+test('records allocated from the spool are framed in place and read back intact, mixed with others', async () => {
+  const dir = await tmp();
+  const engine = new EmbeddedStreamEngine({ dir });
+  const raw = await engine.stream('raw');
+  const spool = new StreamSpool(raw.log);
+  const own = (s: string) => {
+    const b = spool.alloc(Buffer.byteLength(s));
+    b.write(s);
+    return b;
+  };
+  // neighbours in the slab must not bleed into each other's frames
+  await spool.append([own('first'), enc('foreign'), own('second')]);
+  await spool.append(own(''));
+  await spool.append(own('third'));
+  await engine.close();
+  const again = new EmbeddedStreamEngine({ dir });
+  assert.deepEqual(await consumeAll(again), ['first', 'foreign', 'second', '', 'third']);
+  await again.close();
+});
+
 test('at the cap appends are refused with SpoolFullError, and accepted again once retention frees space', async () => {
   const dir = await tmp();
   const engine = new EmbeddedStreamEngine({ dir, segmentBytes: 4096, retentionIntervalMs: 0 });

@@ -78,8 +78,17 @@ export function encodeCollectorPayload(p: CollectorPayload): Buffer {
   return encodeCollectorPayloadWith(p, Buffer.allocUnsafe);
 }
 
-/** `encodeCollectorPayload` into a buffer from `alloc(size)`, which must return exactly `size` bytes. */
-export function encodeCollectorPayloadWith(p: CollectorPayload, alloc: (size: number) => Buffer): Buffer {
+/**
+ * `encodeCollectorPayload` into a buffer from `alloc(size)`, which must return exactly `size` bytes.
+ * `bodyUtf8`, when given, must be exactly the UTF-8 encoding of `p.body` (the request body as received):
+ * it is copied instead of encoding the string again.
+ */
+export function encodeCollectorPayloadWith(
+  p: CollectorPayload,
+  alloc: (size: number) => Buffer,
+  bodyUtf8?: Uint8Array,
+): Buffer {
+  const body = p.body === undefined ? undefined : (bodyUtf8 ?? p.body);
   let size =
     stringFieldSize(p.schema) +
     stringFieldSize(p.ipAddress) +
@@ -91,7 +100,11 @@ export function encodeCollectorPayloadWith(p: CollectorPayload, alloc: (size: nu
     stringFieldSize(p.refererUri) +
     stringFieldSize(p.path) +
     stringFieldSize(p.querystring) +
-    stringFieldSize(p.body) +
+    (body === undefined
+      ? 0
+      : typeof body === 'string'
+        ? stringFieldSize(body)
+        : FIELD_HEADER + 4 + body.length) +
     stringFieldSize(p.contentType) +
     stringFieldSize(p.hostname) +
     stringFieldSize(p.networkUserId) +
@@ -114,7 +127,11 @@ export function encodeCollectorPayloadWith(p: CollectorPayload, alloc: (size: nu
   writeOptionalString(w, F_REFERER_URI, p.refererUri);
   writeOptionalString(w, F_PATH, p.path);
   writeOptionalString(w, F_QUERYSTRING, p.querystring);
-  writeOptionalString(w, F_BODY, p.body);
+  if (typeof body === 'string') writeOptionalString(w, F_BODY, body);
+  else if (body !== undefined) {
+    w.writeFieldBegin(TType.STRING, F_BODY);
+    w.writeStringBytes(body);
+  }
   if (headers !== undefined) {
     w.writeFieldBegin(TType.LIST, F_HEADERS);
     w.writeListBegin(TType.STRING, headers.length);

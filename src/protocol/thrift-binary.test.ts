@@ -6,6 +6,7 @@ import {
   type CollectorPayload,
   decodeCollectorPayload,
   encodeCollectorPayload,
+  encodeCollectorPayloadWith,
 } from './collector-payload.js';
 import { END_OF_BYTES_MESSAGE, ThriftDecodeError, ThriftReader, TType } from './thrift-binary.js';
 
@@ -335,4 +336,20 @@ test('ThriftReader exposes primitive reads for other Thrift structs', () => {
   assert.equal(r.readI32(), -3);
   assert.equal(r.readI64(), -2);
   assert.equal(r.remaining, 0);
+});
+
+test('a body given as its UTF-8 bytes encodes exactly as the string', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme' }), (body) => {
+      const p = { ...FULL, body };
+      const bytes = Buffer.from(body, 'utf8');
+      assert.deepEqual(encodeCollectorPayloadWith(p, Buffer.allocUnsafe, bytes), encodeCollectorPayload(p));
+    }),
+  );
+  // no body field: the bytes are ignored
+  const { body: _, ...noBody } = FULL;
+  assert.deepEqual(
+    encodeCollectorPayloadWith(noBody, Buffer.allocUnsafe, Buffer.from('x')),
+    encodeCollectorPayload(noBody),
+  );
 });

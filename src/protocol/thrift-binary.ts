@@ -283,6 +283,13 @@ export class ThriftWriter {
     this.pos = at + 4 + n;
   }
 
+  /** A string already encoded as UTF-8 (the caller sized the buffer with its length). */
+  writeStringBytes(b: Uint8Array): void {
+    this.buf.writeInt32BE(b.length, this.pos);
+    this.buf.set(b, this.pos + 4);
+    this.pos += 4 + b.length;
+  }
+
   writeFieldBegin(type: number, id: number): void {
     this.writeByte(type);
     this.writeI16(id);

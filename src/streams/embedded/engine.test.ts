@@ -233,3 +233,53 @@ test('a stream with no groups keeps everything', async () => {
   assert.equal((await late.next(1000, 10)).records.length, 60);
   await engine.close();
 });
+
+const storedPosition = async (dir: string, stream: string, group: string) =>
+  JSON.parse(await fsp.readFile(join(dir, 'streams', stream, 'groups', `${group}.json`), 'utf8')).position;
+
+test('acks are checkpointed later, retention trusts only written positions, close writes the last', async () => {
+  const dir = await tmp();
+  // an interval no test run reaches: only runRetention and close may write the position
+  const engine = new EmbeddedStreamEngine({ dir, segmentBytes: 400, checkpointIntervalMs: 3_600_000 });
+  const s = await engine.stream('raw');
+  const sub = s.subscribe('g');
+  await s.publish(nums(60).map((v) => rec(v)));
+  const segs = s.stats().segments;
+  const b = await sub.next(30, 10);
+  await b.ack();
+  assert.equal(await s.lag('g'), 30, 'committed in memory at once');
+  assert.equal(await storedPosition(dir, 'raw', 'g'), 0, 'not yet written');
+  assert.equal(s.stats().segments, segs);
+  // retention writes pending positions first and deletes only below what is on disk
+  assert.ok((await s.runRetention()) > 0);
+  assert.equal(await storedPosition(dir, 'raw', 'g'), 30);
+  assert.ok(s.stats().firstSeq <= 30);
+  const b2 = await sub.next(10, 10);
+  await b2.ack();
+  assert.equal(await storedPosition(dir, 'raw', 'g'), 30);
+  await engine.close();
+  assert.equal(await storedPosition(dir, 'raw', 'g'), 40);
+});
+
+test('checkpointIntervalMs 0: the position is on disk before ack resolves', async () => {
+  const dir = await tmp();
+  const engine = new EmbeddedStreamEngine({ dir, checkpointIntervalMs: 0 });
+  const s = await engine.stream('raw');
+  const sub = s.subscribe('g');
+  await s.publish(nums(5).map((v) => rec(v)));
+  await (await sub.next(3, 10)).ack();
+  assert.equal(await storedPosition(dir, 'raw', 'g'), 3);
+  await engine.close();
+});
+
+test('a deferred checkpoint is written after the interval', async () => {
+  const dir = await tmp();
+  const engine = new EmbeddedStreamEngine({ dir, checkpointIntervalMs: 5 });
+  const s = await engine.stream('raw');
+  const sub = s.subscribe('g');
+  await s.publish(nums(5).map((v) => rec(v)));
+  await (await sub.next(5, 10)).ack();
+  while ((await storedPosition(dir, 'raw', 'g').catch(() => 0)) !== 5)
+    await new Promise((r) => setTimeout(r, 5));
+  await engine.close();
+});

@@ -742,7 +742,9 @@ export class SegmentLog {
           if (out.length > 0 || !mustReturnOne) {
             if (bytes + d.payload.length > maxBytes) break;
           }
-          // copy out of the shared read buffer so one retained record does not pin the whole chunk
+          // Copied out of the shared read buffer, so one retained record does not pin the whole chunk and
+          // a record posted to a worker thread does not clone it (structured clone copies a view's whole
+          // ArrayBuffer: handing out views made the enrich pool 3x slower in bench/streams).
           out.push({ seq: d.seq, ts: d.ts, payload: Buffer.from(d.payload) });
           bytes += d.payload.length;
         }

@@ -3,7 +3,9 @@
  * 8 KiB, so 1–4 KB collector records made it allocate a fresh pool ArrayBuffer every 2–6 requests
  * (`createPool` was ~5 % of the collector's CPU in profiles); a 256 KiB slab does that once per ~100.
  * A slab stays alive while any buffer cut from it does, so buffers of one slab should have similar
- * lifetimes (the records the logs keep in memory for their readers, then let go in order).
+ * lifetimes (the records the logs keep in memory for their readers, then let go in order). Used by the
+ * collector for its raw records. Not for records that consumers post to worker threads as they are: a
+ * structured clone copies a buffer's whole ArrayBuffer, i.e. the slab.
  *
  * @example
  *     const slab = new Slab();
