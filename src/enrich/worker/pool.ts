@@ -4,7 +4,13 @@
  * so a crash loses nothing (the stream position is only committed after the outputs are written).
  */
 import { Worker } from 'node:worker_threads';
-import type { TaskResult, WorkerInit, WorkerMessage } from './protocol.js';
+import {
+  packRecords,
+  type TaskRequest,
+  type TaskResult,
+  type WorkerInit,
+  type WorkerMessage,
+} from './protocol.js';
 
 interface Task {
   id: number;
@@ -90,7 +96,11 @@ export class WorkerPool {
   private dispatch(slot: Slot, task: Task): void {
     slot.inFlight.set(task.id, task);
     slot.ready.then(
-      () => slot.worker.postMessage({ id: task.id, records: task.records, etlMs: task.etlMs }),
+      () => {
+        const { data, ends } = packRecords(task.records);
+        const request: TaskRequest = { id: task.id, data, ends, etlMs: task.etlMs };
+        slot.worker.postMessage(request, [data.buffer as ArrayBuffer]);
+      },
       (e: Error) => {
         slot.inFlight.delete(task.id);
         task.reject(e);

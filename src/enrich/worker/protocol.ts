@@ -16,10 +16,42 @@ export interface WorkerInit {
   trace?: boolean;
 }
 
+/**
+ * A task's records packed into one buffer of their own (`ends[i]` is where record i ends), transferred
+ * rather than cloned: records are often views on a larger buffer (a collector slab, a stream read chunk),
+ * and a structured clone copies a view's whole underlying ArrayBuffer.
+ */
 export interface TaskRequest {
   id: number;
-  records: Uint8Array[];
+  data: Uint8Array;
+  ends: number[];
   etlMs: number;
+}
+
+/** Packs records for a TaskRequest; the result owns its ArrayBuffer, so it can be transferred. */
+export function packRecords(records: readonly Uint8Array[]): { data: Uint8Array; ends: number[] } {
+  let total = 0;
+  for (const r of records) total += r.byteLength;
+  const data = new Uint8Array(total);
+  const ends = new Array<number>(records.length);
+  let off = 0;
+  for (let i = 0; i < records.length; i++) {
+    data.set(records[i], off);
+    off += records[i].byteLength;
+    ends[i] = off;
+  }
+  return { data, ends };
+}
+
+/** The records of a TaskRequest, as views on its buffer. */
+export function unpackRecords(task: Pick<TaskRequest, 'data' | 'ends'>): Uint8Array[] {
+  const out = new Array<Uint8Array>(task.ends.length);
+  let start = 0;
+  for (let i = 0; i < task.ends.length; i++) {
+    out[i] = task.data.subarray(start, task.ends[i]);
+    start = task.ends[i];
+  }
+  return out;
 }
 
 export interface TaskResult {

@@ -7,7 +7,13 @@ import type { CollectorPayload } from '../../protocol/collector-payload.js';
 import type { RawEvent } from '../../protocol/raw-event.js';
 import { chooseEnrichments } from '../enrichments/defaults.js';
 import { type BadTrace, Enricher, type EnrichOutput } from '../pipeline.js';
-import type { TaskRequest, TaskResult, WorkerInit, WorkerMessage } from './protocol.js';
+import {
+  type TaskRequest,
+  type TaskResult,
+  unpackRecords,
+  type WorkerInit,
+  type WorkerMessage,
+} from './protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('enrich worker must run in a worker thread');
@@ -98,10 +104,11 @@ start().then(
       const out: RefOutput = { good: [], bad: [], refs };
       let error: string | undefined;
       try {
+        const records = unpackRecords(task);
         if (refs !== undefined) {
-          for (let i = 0; i < task.records.length; i++)
-            await enricher.processRecordAt(i, task.records[i], out, task.etlMs);
-        } else for (const r of task.records) await enricher.processRecord(r, out, task.etlMs);
+          for (let i = 0; i < records.length; i++)
+            await enricher.processRecordAt(i, records[i], out, task.etlMs);
+        } else for (const r of records) await enricher.processRecord(r, out, task.etlMs);
       } catch (e) {
         // Only infrastructure failures (an unreachable Iglu registry) get here; the batch is retried.
         error = e instanceof Error ? e.message : String(e);
