@@ -11,7 +11,7 @@
  *
  * For each durability mode, one `furrow up` process (unpinned: it uses every core, enrich runs in worker
  * threads) in a fresh data directory; a warm-up; then each rate step in ascending order from an
- * open-loop generator in this process: a POST of `--batch` events (page views, page pings, structured
+ * open-loop generator in this process (bench/lib/open-loop.ts): a POST of `--batch` events (page views, page pings, structured
  * events, link clicks, each with web_page + client_session contexts, ~1.35 KB per event) is scheduled
  * every batch/rate seconds whatever the server does, so a slow server shows up as latency rather than as
  * a lower offered rate. Every event has its own event id and carries its scheduled send time in
@@ -28,17 +28,16 @@
  * the checks: rows == acknowledged events, every acknowledged event id present once, no duplicates.
  * Target (the issue): p95 < 2 s at 5,000 events/s, zero loss, zero duplicates.
  */
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { queryWarehouse } from '../test/helpers/duckdb.js';
-import { postHeaders, TP2_PATH, trackerBatch } from './lib/payloads.js';
+import { OpenLoopGenerator } from './lib/open-loop.js';
+import { TP2_PATH } from './lib/payloads.js';
 import { clockTicks, formatLoad, machineInfo, ROOT } from './lib/proc.js';
 import { type Server, startFurrow } from './lib/servers.js';
-import { fmt1, fmt2, fmtInt, fmtMs, markdownTable, percentilesSorted } from './lib/stats.js';
+import { fmt1, fmt2, fmtInt, fmtMs, markdownTable } from './lib/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -143,75 +142,15 @@ async function status(base: string): Promise<Sample> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-class Generator {
-  readonly agent: Agent;
-  readonly acked = new Set<string>();
-  readonly ackLatencies: number[] = [];
-  outstanding = 0;
-  failed = 0;
-  constructor(
-    readonly url: URL,
-    readonly headers: Record<string, string>,
-  ) {
-    this.agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  }
-
-  /** POSTs one batch; `scheduledEpoch` is the scheduled send time (ms since epoch, in `dtm`/`stm`). */
-  send(ids: string[], scheduledEpoch: number, scheduledPerf: number, tag: string): Promise<void> {
-    const body = trackerBatch(ids, Math.round(scheduledEpoch), tag);
-    this.outstanding++;
-    return new Promise((resolve) => {
-      const req = request(
-        this.url,
-        {
-          method: 'POST',
-          agent: this.agent,
-          headers: { ...this.headers, 'Content-Length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            this.outstanding--;
-            if (res.statusCode === 200) {
-              for (const id of ids) this.acked.add(id);
-              this.ackLatencies.push(performance.now() - scheduledPerf);
-            } else this.failed += ids.length;
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        this.outstanding--;
-        this.failed += ids.length;
-        resolve();
-      });
-      req.end(body);
-    });
-  }
-}
-
 async function runStep(
   server: Server,
-  gen: Generator,
+  gen: OpenLoopGenerator,
   mode: string,
   rate: number,
   samples: Sample[],
 ): Promise<StepResult> {
   const tag = `e2e-${mode}-${rate}`;
-  const interval = (BATCH / rate) * 1000; // ms between requests
-  const total = Math.round((SECONDS * rate) / BATCH);
-  const ackedBefore = gen.acked.size;
-  const failedBefore = gen.failed;
-  const latBefore = gen.ackLatencies.length;
-  const cpu0 = process.cpuUsage();
   const first = await status(server.url);
-  const t0Perf = performance.now();
-  const t0Epoch = Date.now();
-  let scheduled = 0;
-  let sent = 0;
-  let notSent = 0;
-  const inflight: Promise<void>[] = [];
-  let lastPoll = 0;
   let polling = false;
   let maxBacklog = 0;
   const poll = () => {
@@ -229,30 +168,10 @@ async function runStep(
       },
     );
   };
-  while (scheduled < total) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor((now - t0Perf) / interval) + 1);
-    while (scheduled < due) {
-      const at = t0Perf + scheduled * interval;
-      scheduled++;
-      if (gen.outstanding >= MAX_OUTSTANDING) {
-        notSent++;
-        continue;
-      }
-      const ids = Array.from({ length: BATCH }, () => randomUUID());
-      inflight.push(gen.send(ids, t0Epoch + (at - t0Perf), at, tag));
-      sent++;
-    }
-    if (now - lastPoll >= 100) {
-      lastPoll = now;
-      poll();
-    }
-    await sleep(2);
-  }
-  const sendEnd = performance.now();
-  await Promise.all(inflight);
-  const genCpuUsage = process.cpuUsage(cpu0);
-  const sendSeconds = (sendEnd - t0Perf) / 1000;
+  const t0 = performance.now();
+  const step = await gen.run({ rate, seconds: SECONDS, batch: BATCH, tag, onTick: poll, tickMs: 100 });
+  // catch-up counts from the last scheduled send, not from the last answer
+  const sendEnd = t0 + step.sendSeconds * 1000;
   // loaded rate during the step: the loader counter at the end of sending vs at its start
   const atEnd = await status(server.url);
   atEnd.acked = gen.acked.size;
@@ -269,29 +188,30 @@ async function runStep(
     caughtUp = s.loaded >= gen.acked.size;
     catchupSeconds = (performance.now() - sendEnd) / 1000;
   }
-  const lat = Float64Array.from(gen.ackLatencies.slice(latBefore)).sort();
-  const [ackP50Ms, ackP99Ms] = percentilesSorted(lat, [50, 99]);
   const loadedRateDuring = (atEnd.loaded - first.loaded) / ((atEnd.t - first.t) / 1000);
-  const eventsAcked = gen.acked.size - ackedBefore;
   return {
     mode,
     tag,
     rate,
-    seconds: sendSeconds,
-    requestsScheduled: scheduled,
-    requestsSent: sent,
-    eventsAcked,
-    eventsFailed: gen.failed - failedBefore,
-    requestsNotSent: notSent,
-    ackP50Ms,
-    ackP99Ms,
+    seconds: step.sendSeconds,
+    requestsScheduled: step.requestsScheduled,
+    requestsSent: step.requestsSent,
+    eventsAcked: step.eventsAcked,
+    eventsFailed: step.eventsFailed,
+    requestsNotSent: step.requestsNotSent,
+    ackP50Ms: step.ackP50Ms,
+    ackP99Ms: step.ackP99Ms,
     loadedRateDuring,
     backlogAtEnd,
     maxBacklog: Math.max(maxBacklog, backlogAtEnd),
     catchupSeconds,
     caughtUp,
-    genCpu: (genCpuUsage.user + genCpuUsage.system) / 1e6 / ((performance.now() - t0Perf) / 1000),
-    sustained: caughtUp && catchupSeconds <= 5 && notSent === 0 && eventsAcked === scheduled * BATCH,
+    genCpu: step.genCpu,
+    sustained:
+      caughtUp &&
+      catchupSeconds <= 5 &&
+      step.requestsNotSent === 0 &&
+      step.eventsAcked === step.requestsScheduled * BATCH,
   };
 }
 
@@ -330,24 +250,15 @@ async function runMode(mode: 'fsync' | 'os', work: string): Promise<ModeResult> 
   if (values.workers !== undefined) args.push('--workers', values.workers);
   const nodeArgs = values['node-args']?.split(' ').filter((a) => a !== '');
   const server = await startFurrow(args, { nodeArgs });
-  const gen = new Generator(new URL(`${server.url}${TP2_PATH}`), postHeaders());
+  const gen = new OpenLoopGenerator(new URL(`${server.url}${TP2_PATH}`), {
+    connections: CONNECTIONS,
+    maxOutstanding: MAX_OUTSTANDING,
+  });
   const samples: Sample[] = [];
   const steps: StepResult[] = [];
   try {
     // warm-up: schema resolution, worker JIT, the first DuckDB batches
-    const warm: Promise<void>[] = [];
-    for (let i = 0; i < 50; i++) {
-      warm.push(
-        gen.send(
-          Array.from({ length: BATCH }, () => randomUUID()),
-          Date.now(),
-          performance.now(),
-          `e2e-${mode}-warmup`,
-        ),
-      );
-      await sleep(20);
-    }
-    await Promise.all(warm);
+    await gen.warmUp(50, BATCH, `e2e-${mode}-warmup`);
     const wDeadline = performance.now() + 60_000;
     while ((await status(server.url)).loaded < gen.acked.size && performance.now() < wDeadline)
       await sleep(100);
@@ -359,7 +270,7 @@ async function runMode(mode: 'fsync' | 'os', work: string): Promise<ModeResult> 
       );
     }
   } finally {
-    gen.agent.destroy();
+    gen.close();
   }
   const hwmMb = server.memory().hwmMb;
   const cpuSeconds = server.cpuSeconds();
