@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { type AutocannonRunResult, runAutocannon } from './lib/autocannon.js';
 import { pixelHeaders, pixelPath, postHeaders, TP2_PATH, tp2Body } from './lib/payloads.js';
 import { formatLoad, hasTaskset, machineInfo } from './lib/proc.js';
+import { type Check, printTargets, writeJsonReport } from './lib/report.js';
 import { type Server, startBaseline, startFurrow } from './lib/servers.js';
 import { fmt1, fmt2, fmtInt, fmtMs, fmtRange, markdownTable, summarize } from './lib/stats.js';
 import { runWrk, type WrkResult } from './lib/wrk.js';
@@ -245,7 +246,7 @@ for (const s of SCENARIOS) {
 const m1 = machineInfo();
 
 // ---- report ----
-const checks: Array<{ what: string; ok: boolean; detail: string }> = [];
+const checks: Check[] = [];
 const rows: string[][] = [];
 const repRows: string[][] = [];
 for (const s of SCENARIOS) {
@@ -361,37 +362,24 @@ console.log(
     latRows,
   ),
 );
-console.log('\n## Targets (spec performance.md §3.2)\n');
-for (const c of checks) console.log(`- ${c.ok ? 'PASS' : 'FAIL'} ${c.what}: ${c.detail}`);
-console.log(
-  `\nload average at end (1/5/15 min): ${formatLoad(m1.loadavg)}; total ${((Date.now() - started) / 1000).toFixed(0)} s`,
-);
+printTargets(checks, m1.loadavg, started, '## Targets (spec performance.md §3.2)');
 
-if (values.json !== undefined) {
-  writeFileSync(
-    values.json,
-    `${JSON.stringify(
-      {
-        bench: 'collector',
-        at: new Date(started).toISOString(),
-        machine: { ...m0, loadavgEnd: m1.loadavg },
-        seconds: SECONDS,
-        reps: REPS,
-        baselineMedianRps: baseMedian,
-        scenarios: SCENARIOS.map((s) => ({
-          name: s.name,
-          what: s.what,
-          connections: s.connections,
-          eventsPerRequest: s.eventsPerRequest,
-          runs: (max.get(s.name) ?? []).map(({ raw: _, ...r }) => r),
-          latency: latency.get(s.name),
-        })),
-        checks,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-}
+writeJsonReport(values.json, {
+  bench: 'collector',
+  at: new Date(started).toISOString(),
+  machine: { ...m0, loadavgEnd: m1.loadavg },
+  seconds: SECONDS,
+  reps: REPS,
+  baselineMedianRps: baseMedian,
+  scenarios: SCENARIOS.map((s) => ({
+    name: s.name,
+    what: s.what,
+    connections: s.connections,
+    eventsPerRequest: s.eventsPerRequest,
+    runs: (max.get(s.name) ?? []).map(({ raw: _, ...r }) => r),
+    latency: latency.get(s.name),
+  })),
+  checks,
+});
 rmSync(work, { recursive: true, force: true });
 if (values.gate && checks.some((c) => !c.ok)) process.exitCode = 1;

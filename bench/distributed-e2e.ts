@@ -32,6 +32,7 @@ import { createStreamEngine } from '../src/streams/registry.js';
 import { OpenLoopGenerator, type StepResult } from './lib/open-loop.js';
 import { TP2_PATH } from './lib/payloads.js';
 import { formatLoad, machineInfo, ROOT } from './lib/proc.js';
+import { type Check, printTargets, writeJsonReport } from './lib/report.js';
 import { type Server, startFurrow } from './lib/servers.js';
 import { fmt1, fmtInt, fmtMs, markdownTable } from './lib/stats.js';
 
@@ -432,7 +433,7 @@ console.log(
 for (const r of results)
   if (r.skipped !== undefined) console.log(`\n- ${r.engine}: skipped (${r.skipped.split('\n')[0]})`);
 
-const checks: Array<{ what: string; ok: boolean; detail: string }> = [];
+const checks: Check[] = [];
 for (const r of done) {
   checks.push({
     what: `${r.engine}: p95 request→row < ${fmtInt(TARGET_P95)} ms at ${fmtInt(RATE)} events/s`,
@@ -465,29 +466,16 @@ for (const r of done) {
     detail: codes.map(([n, c]) => `${n} ${c}`).join(', '),
   });
 }
-console.log('\n## Targets\n');
-for (const c of checks) console.log(`- ${c.ok ? 'PASS' : 'FAIL'} ${c.what}: ${c.detail}`);
-console.log(
-  `\nload average at end (1/5/15 min): ${formatLoad(m1.loadavg)}; total ${((Date.now() - started) / 1000).toFixed(0)} s`,
-);
-if (values.json !== undefined) {
-  writeFileSync(
-    values.json,
-    `${JSON.stringify(
-      {
-        bench: 'distributed-e2e',
-        at: new Date(started).toISOString(),
-        machine: { ...m0, loadavgEnd: m1.loadavg },
-        rate: RATE,
-        seconds: SECONDS,
-        batch: BATCH,
-        results: results.map(({ log: _, ...r }) => r),
-        checks,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-}
+printTargets(checks, m1.loadavg, started);
+writeJsonReport(values.json, {
+  bench: 'distributed-e2e',
+  at: new Date(started).toISOString(),
+  machine: { ...m0, loadavgEnd: m1.loadavg },
+  rate: RATE,
+  seconds: SECONDS,
+  batch: BATCH,
+  results: results.map(({ log: _, ...r }) => r),
+  checks,
+});
 if (values.gate && (checks.some((c) => !c.ok) || done.length === 0)) process.exitCode = 1;
 process.exit();

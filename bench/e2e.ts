@@ -36,6 +36,7 @@ import { queryWarehouse } from '../test/helpers/duckdb.js';
 import { OpenLoopGenerator } from './lib/open-loop.js';
 import { TP2_PATH } from './lib/payloads.js';
 import { clockTicks, formatLoad, machineInfo, ROOT } from './lib/proc.js';
+import { type Check, printTargets, writeJsonReport } from './lib/report.js';
 import { type Server, startFurrow } from './lib/servers.js';
 import { fmt1, fmt2, fmtInt, fmtMs, markdownTable } from './lib/stats.js';
 
@@ -354,7 +355,7 @@ try {
 }
 const m1 = machineInfo();
 
-const checks: Array<{ what: string; ok: boolean; detail: string }> = [];
+const checks: Check[] = [];
 const rows: string[][] = [];
 for (const m of results) {
   for (const s of m.steps) {
@@ -473,31 +474,18 @@ console.log(
     ]),
   ),
 );
-console.log('\n## Targets\n');
-for (const c of checks) console.log(`- ${c.ok ? 'PASS' : 'FAIL'} ${c.what}: ${c.detail}`);
-console.log(
-  `\nload average at end (1/5/15 min): ${formatLoad(m1.loadavg)}; total ${((Date.now() - started) / 1000).toFixed(0)} s`,
-);
+printTargets(checks, m1.loadavg, started);
 for (const m of results)
   if (m.exitCode !== 0 || m.missing > 0)
     process.stderr.write(`--- furrow up (${m.mode}) log tail ---\n${m.log}\n`);
 
-if (values.json !== undefined) {
-  writeFileSync(
-    values.json,
-    `${JSON.stringify(
-      {
-        bench: 'e2e',
-        at: new Date(started).toISOString(),
-        machine: { ...m0, loadavgEnd: m1.loadavg },
-        seconds: SECONDS,
-        batch: BATCH,
-        results: results.map(({ log: _, ...r }) => r),
-        checks,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-}
+writeJsonReport(values.json, {
+  bench: 'e2e',
+  at: new Date(started).toISOString(),
+  machine: { ...m0, loadavgEnd: m1.loadavg },
+  seconds: SECONDS,
+  batch: BATCH,
+  results: results.map(({ log: _, ...r }) => r),
+  checks,
+});
 if (values.gate && checks.some((c) => !c.ok)) process.exitCode = 1;
