@@ -23,12 +23,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createStreamEngine } from '../src/streams/registry.js';
+import { metric } from '../test/helpers/distributed.js';
+import { hostPortOpen } from '../test/helpers/net.js';
 import { OpenLoopGenerator, type StepResult } from './lib/open-loop.js';
 import { TP2_PATH } from './lib/payloads.js';
 import { formatLoad, machineInfo, ROOT } from './lib/proc.js';
@@ -132,36 +133,6 @@ interface EngineResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function reachable(hostPort: string, timeoutMs = 1000): Promise<boolean> {
-  const i = hostPort.lastIndexOf(':');
-  return new Promise((done) => {
-    const s = createConnection({ host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) });
-    const finish = (ok: boolean) => {
-      s.destroy();
-      done(ok);
-    };
-    s.setTimeout(timeoutMs, () => finish(false));
-    s.once('connect', () => finish(true));
-    s.once('error', () => finish(false));
-  });
-}
-
-/** Sum of one Prometheus counter's samples matching `labels` on a role's /metrics. */
-async function metric(base: string, name: string, labels: Record<string, string>): Promise<number> {
-  const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) });
-  const text = await res.text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (m === null || m[1] !== name) continue;
-    const have = new Map<string, string>();
-    for (const kv of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) have.set(kv[1], kv[2]);
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(m[3]);
-  }
-  return sum;
-}
-
 const loadedCount = (loader: Server) =>
   metric(loader.url, 'furrow_events_total', { stage: 'loader', outcome: 'loaded' });
 
@@ -195,7 +166,7 @@ async function deleteStreams(kind: string, options: Record<string, unknown>, run
 async function runEngine(kind: string, work: string): Promise<EngineResult> {
   const setup = ENGINES[kind];
   if (setup === undefined) return { engine: kind, skipped: 'unknown engine' };
-  if (!(await reachable(setup.address)))
+  if (!(await hostPortOpen(setup.address)))
     return { engine: kind, skipped: `nothing answers on ${setup.address}` };
   const run = randomUUID().slice(0, 8);
   const schema = `bench_dist_${kind}_${run}`;

@@ -13,7 +13,6 @@ import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -22,6 +21,7 @@ import { Consumer } from '@platformatic/kafka';
 import { type KafkaStream, KafkaStreamEngine } from '../src/streams/kafka/engine.js';
 import { partitionForKey } from '../src/streams/kafka/publisher.js';
 import type { InRecord, Subscription } from '../src/streams/types.js';
+import { hostPortOpen } from './helpers/net.js';
 import { streamConformance } from './helpers/stream-conformance.js';
 
 const run = promisify(execFile);
@@ -29,23 +29,9 @@ const BROKERS = (process.env.FURROW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(','
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/dev-services.sh');
 const prefix = `furrow-test-${randomUUID().slice(0, 6)}-`;
 
-function tcpOpen(hostPort: string, timeoutMs = 1000): Promise<boolean> {
-  const [host, port] = hostPort.split(':');
-  return new Promise((done) => {
-    const s = connect({ host, port: Number(port) });
-    const finish = (ok: boolean) => {
-      s.destroy();
-      done(ok);
-    };
-    s.setTimeout(timeoutMs, () => finish(false));
-    s.once('connect', () => finish(true));
-    s.once('error', () => finish(false));
-  });
-}
-
 let availability: Promise<string | undefined> | undefined;
 function unavailable(): Promise<string | undefined> {
-  availability ??= tcpOpen(BROKERS[0]).then((ok) =>
+  availability ??= hostPortOpen(BROKERS[0]).then((ok) =>
     ok ? undefined : `no Kafka broker at ${BROKERS[0]} (start one: npm run dev-services -- start kafka)`,
   );
   return availability;

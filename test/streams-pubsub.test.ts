@@ -10,13 +10,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createConnection } from 'node:net';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { PubSubStreamsOptions } from '../src/streams/pubsub/config.js';
 import { PubSubStreamEngine } from '../src/streams/pubsub/engine.js';
 import type { InRecord } from '../src/streams/types.js';
+import { hostPortOpen } from './helpers/net.js';
 import { streamConformance } from './helpers/stream-conformance.js';
 
 const execFileP = promisify(execFile);
@@ -33,24 +33,6 @@ const START_WAIT_MS = 90_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (r: InRecord) => Buffer.from(r.value).toString('utf8');
 
-function listening(hostPort: string): Promise<boolean> {
-  const i = hostPort.lastIndexOf(':');
-  const host = hostPort.slice(0, i).replace(/^\[|\]$/g, '');
-  const port = Number(hostPort.slice(i + 1));
-  return new Promise((resolve) => {
-    const s = createConnection({ host, port });
-    s.setTimeout(1000, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 let emulator: ChildProcess | undefined;
 let emulatorLog = '';
 let availability: Promise<string | undefined> | undefined;
@@ -58,7 +40,7 @@ let availability: Promise<string | undefined> | undefined;
 /** Undefined when an emulator answers (starting one if needed), else why not. Memoized. */
 function unavailable(): Promise<string | undefined> {
   availability ??= (async () => {
-    if (await listening(HOST)) return undefined;
+    if (await hostPortOpen(HOST)) return undefined;
     try {
       await execFileP('gcloud', ['--version'], { timeout: 30_000 });
     } catch {
@@ -77,7 +59,7 @@ function unavailable(): Promise<string | undefined> {
     emulator.once('exit', () => (exited = true));
     const end = Date.now() + START_WAIT_MS;
     while (Date.now() < end && !exited) {
-      if (await listening(HOST)) {
+      if (await hostPortOpen(HOST)) {
         console.log(`# started the Pub/Sub emulator on ${HOST}`);
         return undefined;
       }

@@ -6,8 +6,8 @@
  * JSON by the worker).
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
+import { sharedResolverConfig } from '../../test/helpers/enricher.js';
 import { requireShared } from '../../test/helpers/shared.js';
 import { chooseEnrichments } from '../enrich/enrichments/defaults.js';
 import { Enricher, type EnrichOutput } from '../enrich/pipeline.js';
@@ -75,27 +75,10 @@ function views(list: Uint8Array[]): Uint8Array[] {
   });
 }
 
-function resolverConfig(shared: string) {
-  return {
-    schema: 'iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-3',
-    data: {
-      cacheSize: 100,
-      repositories: [
-        {
-          name: 'mirror',
-          priority: 0,
-          vendorPrefixes: [],
-          connection: { embedded: { path: join(shared, 'iglu-central') } },
-        },
-      ],
-    },
-  };
-}
-
 test('events stored by reference answer /micro/good and /micro/bad exactly as eagerly stored ones', async (t) => {
   const shared = requireShared(t);
   if (shared === undefined) return;
-  const config = resolverConfig(shared);
+  const config = sharedResolverConfig(shared);
   const etlMs = Date.UTC(2025, 0, 2);
 
   const resolver = createResolver(config);

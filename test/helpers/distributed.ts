@@ -12,7 +12,6 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -36,6 +35,7 @@ import {
   natsRestartUnsupported,
   natsUnavailable,
 } from './nats-server.js';
+import { tcpOpen } from './net.js';
 import { postgresSettings } from './services.js';
 
 const execFileP = promisify(execFile);
@@ -66,18 +66,7 @@ export function log(msg: string): void {
   process.stdout.write(`# ${msg}\n`);
 }
 
-export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((done) => {
-    const s = createConnection({ host, port });
-    const finish = (ok: boolean) => {
-      s.destroy();
-      done(ok);
-    };
-    s.setTimeout(timeoutMs, () => finish(false));
-    s.once('connect', () => finish(true));
-    s.once('error', () => finish(false));
-  });
-}
+export { tcpOpen } from './net.js';
 
 // ---- role processes ----------------------------------------------------------------------------------
 

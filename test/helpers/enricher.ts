@@ -5,8 +5,9 @@ import { createResolver } from '../../src/iglu/resolver.js';
 import type { Resolver } from '../../src/iglu/types.js';
 import type { CollectorPayload } from '../../src/protocol/collector-payload.js';
 
-export function sharedResolver(shared: string): Resolver {
-  return createResolver({
+/** A resolver config reading the Iglu Central mirror in place (for worker threads, which build their own). */
+export function sharedResolverConfig(shared: string) {
+  return {
     schema: 'iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-3',
     data: {
       cacheSize: 1000,
@@ -20,7 +21,11 @@ export function sharedResolver(shared: string): Resolver {
         },
       ],
     },
-  });
+  };
+}
+
+export function sharedResolver(shared: string): Resolver {
+  return createResolver(sharedResolverConfig(shared));
 }
 
 export function sharedEnricher(shared: string, opts: Partial<EnricherOptions> = {}): Enricher {

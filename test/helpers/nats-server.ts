@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { promisify } from 'node:util';
+import { tcpOpen } from './net.js';
 
 const execFileP = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -43,21 +43,6 @@ export async function natsUnavailable(): Promise<string | undefined> {
   } catch (e) {
     return `no NATS JetStream at ${NATS_URL} (${e instanceof Error ? e.message : String(e)})`;
   }
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.setTimeout(1000, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 async function natsPid(): Promise<number | undefined> {
@@ -104,10 +89,10 @@ export async function killNats(): Promise<void> {
 
 /** Starts the server unless it runs; waits until JetStream answers (it recovers its streams first). */
 export async function ensureNats(): Promise<void> {
-  if (!(await portOpen(4222))) {
+  if (!(await tcpOpen('127.0.0.1', 4222))) {
     await execFileP('start-stop-daemon', NATS_START);
     const end = Date.now() + 30_000;
-    while (!(await portOpen(4222)) && Date.now() < end) await sleep(100);
+    while (!(await tcpOpen('127.0.0.1', 4222)) && Date.now() < end) await sleep(100);
   }
   const end = Date.now() + 30_000;
   while ((await natsUnavailable()) !== undefined && Date.now() < end) await sleep(200);

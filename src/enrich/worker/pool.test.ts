@@ -4,8 +4,8 @@
  * its batch.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
+import { sharedResolverConfig } from '../../../test/helpers/enricher.js';
 import { requireShared } from '../../../test/helpers/shared.js';
 import { COLLECTOR_PAYLOAD_SCHEMA, encodeCollectorPayload } from '../../protocol/collector-payload.js';
 import { WorkerPool } from './pool.js';
@@ -24,30 +24,13 @@ function records(n: number): Uint8Array[] {
   );
 }
 
-function resolverConfig(shared: string) {
-  return {
-    schema: 'iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-3',
-    data: {
-      cacheSize: 100,
-      repositories: [
-        {
-          name: 'mirror',
-          priority: 0,
-          vendorPrefixes: [],
-          connection: { embedded: { path: join(shared, 'iglu-central') } },
-        },
-      ],
-    },
-  };
-}
-
 test('worker threads enrich batches; a crashed worker is replaced and its batch redone', async (t) => {
   const shared = requireShared(t);
   if (shared === undefined) return;
   const restarts: string[] = [];
   const pool = new WorkerPool({
     size: 2,
-    init: { resolverConfig: resolverConfig(shared) },
+    init: { resolverConfig: sharedResolverConfig(shared) },
     onRestart: (r) => restarts.push(r),
   });
   try {

@@ -13,6 +13,7 @@
  * - fetching pauses above `consumer.maxBufferedRecords` (back-pressure from a slow `next()`).
  */
 import { type ClusterMetadata, ConnectionPool, Consumer } from '@platformatic/kafka';
+import { DataWaiters } from '../data-waiters.js';
 import type { Batch, InRecord, Subscription } from '../types.js';
 import { type KafkaStreamsConfig, kafkaGroupId } from './config.js';
 import { describeError, hasKafkaError } from './errors.js';
@@ -59,7 +60,7 @@ export class KafkaSubscription implements Subscription {
   private needJoin = true;
   private buffer: Buffered[] = [];
   private bufferHead = 0;
-  private dataWaiters: Array<() => void> = [];
+  private readonly dataWaiters = new DataWaiters();
   private spaceWaiters: Array<() => void> = [];
   private closed = false;
   private loop: Promise<void>;
@@ -124,14 +125,7 @@ export class KafkaSubscription implements Subscription {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error(`subscription of group ${this.group} to ${this.topic} is closed`);
     if (this.buffered() === 0 && maxWaitMs > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, maxWaitMs);
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.dataWaiters.push(done);
-      });
+      await this.dataWaiters.wait(maxWaitMs);
       if (this.failure) throw this.failure;
     }
     const n = Math.min(Math.max(1, maxRecords), this.buffered());
@@ -175,7 +169,7 @@ export class KafkaSubscription implements Subscription {
   async close(): Promise<void> {
     if (this.closed) return this.loop;
     this.closed = true;
-    for (const w of this.dataWaiters.splice(0)) w();
+    this.dataWaiters.wake();
     for (const w of this.spaceWaiters.splice(0)) w();
     this.wake?.();
     await this.loop;
@@ -278,7 +272,7 @@ export class KafkaSubscription implements Subscription {
           this.failure = new Error(`Kafka consumer for group ${this.group} failed: ${describeError(e)}`, {
             cause: e,
           });
-          for (const w of this.dataWaiters.splice(0)) w();
+          this.dataWaiters.wake();
           return;
         }
         await this.idle(delay);
@@ -389,7 +383,7 @@ export class KafkaSubscription implements Subscription {
             }
           }
         }
-        if (added > 0) for (const w of this.dataWaiters.splice(0)) w();
+        if (added > 0) this.dataWaiters.wake();
       }),
     );
   }

@@ -40,6 +40,7 @@
  *     await batch.ack();
  */
 import { PubSub, type Topic, v1 } from '@google-cloud/pubsub';
+import { DataWaiters } from '../data-waiters.js';
 import type { Batch, InRecord, OutRecord, Stream, StreamEngine, Subscription } from '../types.js';
 import {
   checkPubSubName,
@@ -334,7 +335,7 @@ class PubSubSubscription implements Subscription {
   private bufferHead = 0;
   private readonly stats: GroupStats;
   private readonly timer: NodeJS.Timeout;
-  private dataWaiters: Array<() => void> = [];
+  private readonly dataWaiters = new DataWaiters();
   private spaceWaiters: Array<() => void> = [];
   private pullers: Promise<void>[] | undefined;
   /** the last pull error, thrown by the next `next()` that finds nothing buffered */
@@ -392,14 +393,7 @@ class PubSubSubscription implements Subscription {
       if (this.buffered() === 0) {
         this.throwFailure();
         if (maxWaitMs > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(done, maxWaitMs);
-            function done(): void {
-              clearTimeout(timer);
-              resolve();
-            }
-            this.dataWaiters.push(done);
-          });
+          await this.dataWaiters.wait(maxWaitMs);
         }
         if (this.closed) return emptyBatch();
         if (this.buffered() === 0) this.throwFailure();
@@ -444,7 +438,7 @@ class PubSubSubscription implements Subscription {
         if (this.closed) break;
         if (grpcCode(e) !== DEADLINE_EXCEEDED) {
           this.failure = e;
-          for (const w of this.dataWaiters.splice(0)) w();
+          this.dataWaiters.wake();
           await new Promise((r) => setTimeout(r, delay));
           delay = Math.min(delay * 2, 2000);
         }
@@ -467,7 +461,7 @@ class PubSubSubscription implements Subscription {
         this.buffer.push({ ackId: m.ackId, record: toRecord(m) });
         this.stats.outstanding++;
       }
-      for (const w of this.dataWaiters.splice(0)) w();
+      this.dataWaiters.wake();
     }
   }
 
@@ -521,7 +515,7 @@ class PubSubSubscription implements Subscription {
     this.closed = true;
     clearInterval(this.timer);
     this.engine.subscriptions.delete(this);
-    for (const w of this.dataWaiters.splice(0)) w();
+    this.dataWaiters.wake();
     for (const w of this.spaceWaiters.splice(0)) w();
     const ids = [...this.held];
     for (let i = this.bufferHead; i < this.buffer.length; i++) ids.push(this.buffer[i].ackId);
