@@ -151,14 +151,18 @@ async function consumeAndDie(name: string, group: string): Promise<number> {
   return Number(m[1]);
 }
 
-test('pubsub: records of a consumer that died without acking are redelivered after the ack deadline', async (t) => {
+/** Skip (or fail under CI=true) when the emulator is absent; true when the test should run. */
+async function available(t: { skip(msg: string): void }): Promise<boolean> {
   const why = await unavailable();
-  if (why !== undefined) {
-    if (process.env.CI === 'true') throw new Error(`Pub/Sub emulator unavailable under CI=true: ${why}`);
-    console.log(`# skipped: ${why}`);
-    t.skip(why);
-    return;
-  }
+  if (why === undefined) return true;
+  if (process.env.CI === 'true') throw new Error(`Pub/Sub emulator unavailable under CI=true: ${why}`);
+  console.log(`# skipped: ${why}`);
+  t.skip(why);
+  return false;
+}
+
+test('pubsub: records of a consumer that died without acking are redelivered after the ack deadline', async (t) => {
+  if (!(await available(t))) return;
   const e = await PubSubStreamEngine.connect(BASE);
   try {
     const name = streamName();
@@ -187,13 +191,7 @@ test('pubsub: records of a consumer that died without acking are redelivered aft
 });
 
 test('pubsub: records pulled ahead of next() are given back on close, not held until the ack deadline', async (t) => {
-  const why = await unavailable();
-  if (why !== undefined) {
-    if (process.env.CI === 'true') throw new Error(`Pub/Sub emulator unavailable under CI=true: ${why}`);
-    console.log(`# skipped: ${why}`);
-    t.skip(why);
-    return;
-  }
+  if (!(await available(t))) return;
   // a deadline far beyond the test's waits: a buffered record that close() forgot would not come back
   const e = await PubSubStreamEngine.connect({ ...BASE, ackDeadlineSeconds: 600 });
   try {
@@ -225,13 +223,7 @@ test('pubsub: records pulled ahead of next() are given back on close, not held u
 });
 
 test('pubsub: an idle subscription pauses between empty pulls instead of spinning', async (t) => {
-  const why = await unavailable();
-  if (why !== undefined) {
-    if (process.env.CI === 'true') throw new Error(`Pub/Sub emulator unavailable under CI=true: ${why}`);
-    console.log(`# skipped: ${why}`);
-    t.skip(why);
-    return;
-  }
+  if (!(await available(t))) return;
   const e = await PubSubStreamEngine.connect(BASE);
   try {
     const s = await e.stream(streamName());
