@@ -22,7 +22,7 @@
  * skipped with the reason.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,9 +30,10 @@ import pg from 'pg';
 import { createStreamEngine } from '../src/streams/registry.js';
 import { metric } from '../test/helpers/distributed.js';
 import { hostPortOpen } from '../test/helpers/net.js';
+import { postgresSettings } from '../test/helpers/services.js';
 import { OpenLoopGenerator, type StepResult } from './lib/open-loop.js';
 import { TP2_PATH } from './lib/payloads.js';
-import { formatLoad, machineInfo, ROOT } from './lib/proc.js';
+import { defaultSchemasDir, formatLoad, machineInfo } from './lib/proc.js';
 import { type Check, printTargets, writeJsonReport } from './lib/report.js';
 import { type Server, startFurrow } from './lib/servers.js';
 import { fmt1, fmtInt, fmtMs, markdownTable } from './lib/stats.js';
@@ -60,18 +61,9 @@ const SECONDS = Number(values.seconds);
 const BATCH = Number(values.batch);
 const CATCHUP_S = Number(values['catchup-timeout']);
 const TARGET_P95 = Number(values['target-p95']);
-const SCHEMAS =
-  values.schemas ??
-  [join(ROOT, '..', 'shared', 'iglu-central'), '/work/shared/iglu-central'].find((p) => existsSync(p)) ??
-  join(ROOT, 'schemas');
+const SCHEMAS = values.schemas ?? defaultSchemasDir();
 const PUBSUB_HOST = process.env.PUBSUB_EMULATOR_HOST || '127.0.0.1:8085';
-const PG = {
-  host: process.env.PGHOST || '127.0.0.1',
-  port: Number(process.env.PGPORT || 5432),
-  user: process.env.PGUSER || 'postgres',
-  password: process.env.PGPASSWORD || '',
-  database: process.env.PGDATABASE || 'test',
-};
+const PG = postgresSettings();
 
 interface EngineSetup {
   /** host:port that must answer */

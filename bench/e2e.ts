@@ -28,14 +28,14 @@
  * the checks: rows == acknowledged events, every acknowledged event id present once, no duplicates.
  * Target (the issue): p95 < 2 s at 5,000 events/s, zero loss, zero duplicates.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { queryWarehouse } from '../test/helpers/duckdb.js';
 import { OpenLoopGenerator } from './lib/open-loop.js';
 import { TP2_PATH } from './lib/payloads.js';
-import { clockTicks, formatLoad, machineInfo, ROOT } from './lib/proc.js';
+import { clockTicks, defaultSchemasDir, formatLoad, machineInfo } from './lib/proc.js';
 import { type Check, printTargets, writeJsonReport } from './lib/report.js';
 import { type Server, startFurrow } from './lib/servers.js';
 import { fmt1, fmt2, fmtInt, fmtMs, markdownTable } from './lib/stats.js';
@@ -69,10 +69,7 @@ const CONNECTIONS = Number(values.connections);
 const CATCHUP_S = Number(values['catchup-timeout']);
 /** outstanding requests beyond which the generator stops scheduling (counts them as not sent) */
 const MAX_OUTSTANDING = 5000;
-const SCHEMAS =
-  values.schemas ??
-  [join(ROOT, '..', 'shared', 'iglu-central'), '/work/shared/iglu-central'].find((p) => existsSync(p)) ??
-  join(ROOT, 'schemas');
+const SCHEMAS = values.schemas ?? defaultSchemasDir();
 
 interface Sample {
   t: number;

@@ -24,6 +24,7 @@ import { copyRow, encodeLine } from '../src/loaders/postgres/encoder.js';
 import { PostgresLoader } from '../src/loaders/postgres/loader.js';
 import { ATOMIC_COLUMNS, quoteIdent } from '../src/loaders/postgres/schema.js';
 import { F, FIELD_COUNT, FIELDS } from '../src/protocol/enriched-fields.js';
+import { postgresSettings } from '../test/helpers/services.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,13 +38,7 @@ const BATCH = Number(args.batch);
 const ROUNDS = Number(args.rounds);
 const SCHEMA = `furrow_bench_${process.pid}`;
 
-const server = {
-  host: process.env.PGHOST || '127.0.0.1',
-  port: Number(process.env.PGPORT || 5432),
-  user: process.env.PGUSER || 'postgres',
-  password: process.env.PGPASSWORD || '',
-  database: process.env.PGDATABASE || 'test',
-};
+const server = postgresSettings();
 
 const CONTEXTS_SCHEMA = 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1';
 const UA_CONTEXT = JSON.stringify({

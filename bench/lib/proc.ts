@@ -10,12 +10,21 @@
  * const { hwmMb } = procMemory(child.pid!);
  */
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (this file compiles to `<outDir>/bench/lib/proc.js`, `<outDir>` one level deep). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The Iglu schemas the end-to-end benches resolve from: the shared Iglu Central mirror, else ./schemas. */
+export function defaultSchemasDir(): string {
+  return (
+    [join(ROOT, '..', 'shared', 'iglu-central'), '/work/shared/iglu-central'].find((p) => existsSync(p)) ??
+    join(ROOT, 'schemas')
+  );
+}
 /** The compiled `bench/lib` folder (where the helper entry points such as baseline-server.js live). */
 export const LIB_DIR = fileURLToPath(new URL('./', import.meta.url));
 

@@ -8,11 +8,11 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CollectorPayload, encodeCollectorPayloadWith } from '../protocol/collector-payload.js';
-import { Slab } from '../streams/embedded/slab.js';
 import type { CollectorConfig } from './config.js';
 import { allowOrigin, createSetCookie, originHosts, readCookie } from './cookies.js';
 import { ANONYMOUS_NUID, buildCollectorPayload } from './payload-builder.js';
 import { sizeCheck } from './size.js';
+import { Slab } from './slab.js';
 
 /** A batch of raw records from one request; they share a partition key. */
 export interface RawBatch {

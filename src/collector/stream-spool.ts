@@ -20,7 +20,7 @@
 import { encodeRecordWith } from '../streams/embedded/engine.js';
 import { FRAME_HEADER_BYTES } from '../streams/embedded/frame.js';
 import { LogFullError, type SegmentLog } from '../streams/embedded/segment-log.js';
-import { Slab } from '../streams/embedded/slab.js';
+import { Slab } from './slab.js';
 import {
   type CollectorSpool,
   type DrainResult,

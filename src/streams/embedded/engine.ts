@@ -177,8 +177,6 @@ export class EmbeddedStream implements Stream {
 
   async publish(records: readonly OutRecord[]): Promise<void> {
     if (records.length === 0) return;
-    // Node's 8 KiB pool, not a large slab: consumers may post these buffers to worker threads, and a
-    // structured clone copies a view's whole ArrayBuffer
     await this.log.append(records.map(encodeRecord));
   }
 

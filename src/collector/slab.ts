@@ -4,8 +4,8 @@
  * (`createPool` was ~5 % of the collector's CPU in profiles); a 256 KiB slab does that once per ~100.
  * A slab stays alive while any buffer cut from it does, so buffers of one slab should have similar
  * lifetimes (the records the logs keep in memory for their readers, then let go in order). Used by the
- * collector for its raw records. Not for records that consumers post to worker threads as they are: a
- * structured clone copies a buffer's whole ArrayBuffer, i.e. the slab.
+ * collector for its raw records. A buffer cut from a slab must not be posted to another thread as it is (a
+ * structured clone copies its whole ArrayBuffer, i.e. the slab): the enrich pool packs records first.
  *
  * @example
  *     const slab = new Slab();
