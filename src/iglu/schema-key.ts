@@ -5,6 +5,7 @@
  * Parsers return results instead of throwing: malformed keys arrive from clients all the time and
  * must end up in bad rows (`NotIglu`) with Snowplow's error codes, never as exceptions.
  */
+import { Lru } from './lru.js';
 
 export interface SchemaVer {
   readonly model: number;
@@ -77,10 +78,9 @@ function keyFromMatch(m: RegExpExecArray): ParseResult<SchemaKey> {
 }
 
 // Every entity of every event names its schema, and a pipeline sees few distinct ones: parsed keys are
-// kept (frozen, as callers share them) so the regexes run once per URI. Bounded against clients that
-// send endless distinct URIs; starting over when full is enough for that.
-const PARSED_KEYS = new Map<string, ParseResult<SchemaKey>>();
-const MAX_PARSED_KEYS = 1024;
+// kept (frozen, as callers share them) so the regexes run once per URI, in an LRU bounded against
+// clients that send endless distinct URIs.
+const PARSED_KEYS = new Lru<string, ParseResult<SchemaKey>>(1024);
 
 /** Parses `iglu:vendor/name/format/M-R-A`. */
 export function parseSchemaKey(uri: string): ParseResult<SchemaKey> {
@@ -92,7 +92,6 @@ export function parseSchemaKey(uri: string): ParseResult<SchemaKey> {
   if (r.ok) Object.freeze(r.value.version);
   Object.freeze(r.ok ? r.value : r);
   Object.freeze(r);
-  if (PARSED_KEYS.size >= MAX_PARSED_KEYS) PARSED_KEYS.clear();
   PARSED_KEYS.set(uri, r);
   return r;
 }
