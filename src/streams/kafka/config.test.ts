@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KafkaConfigError, parseKafkaStreamsConfig } from './config.js';
+import { KafkaConfigError, parseKafkaStreamsConfig, securityOptions } from './config.js';
 
 function errorKey(input: unknown): string {
   try {
@@ -75,4 +75,16 @@ test('the message carries the key and the reason', () => {
 test('a stream name that makes an invalid topic is refused with the topics key', () => {
   const c = parseKafkaStreamsConfig({});
   assert.throws(() => c.topicFor('no/slash'), /streams\.kafka\.topics\.no\/slash/);
+});
+
+test('security options carry TLS and SASL to every client only when configured', () => {
+  assert.deepEqual(securityOptions(parseKafkaStreamsConfig({})), {});
+  const c = parseKafkaStreamsConfig({
+    tls: true,
+    sasl: { mechanism: 'SCRAM-SHA-512', username: 'u', password: 'p' },
+  });
+  assert.deepEqual(securityOptions(c), {
+    tls: {},
+    sasl: { mechanism: 'SCRAM-SHA-512', username: 'u', password: 'p' },
+  });
 });

@@ -137,6 +137,23 @@ export type KafkaStreamsConfig = Readonly<z.output<typeof kafkaStreamsConfigSche
   topicFor(name: string): string;
 };
 
+/** The connection security options every client of the engine (admin, producer, consumer, fetch pool) takes. */
+export function securityOptions(c: Pick<KafkaStreamsConfig, 'tls' | 'sasl'>): {
+  tls?: Record<string, never>;
+  sasl?: {
+    mechanism: NonNullable<KafkaStreamsConfig['sasl']>['mechanism'];
+    username: string;
+    password: string;
+  };
+} {
+  return {
+    ...(c.tls ? { tls: {} } : {}),
+    ...(c.sasl
+      ? { sasl: { mechanism: c.sasl.mechanism, username: c.sasl.username, password: c.sasl.password } }
+      : {}),
+  };
+}
+
 export class KafkaConfigError extends KeyedConfigError {
   override name = 'KafkaConfigError';
 }

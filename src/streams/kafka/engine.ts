@@ -30,6 +30,7 @@ import {
   type KafkaStreamsOptions,
   kafkaGroupId,
   parseKafkaStreamsConfig,
+  securityOptions,
 } from './config.js';
 import { describeError, hasKafkaError } from './errors.js';
 import { Publisher } from './publisher.js';
@@ -63,10 +64,7 @@ export class KafkaStreamEngine implements StreamEngine {
       connectTimeout: c.connectTimeoutMs,
       retries: 3,
       retryDelay: 300,
-      ...(c.tls ? { tls: {} } : {}),
-      ...(c.sasl
-        ? { sasl: { mechanism: c.sasl.mechanism, username: c.sasl.username, password: c.sasl.password } }
-        : {}),
+      ...securityOptions(c),
     });
   }
 

@@ -18,7 +18,7 @@
  */
 import { murmur2, ProduceAcks, Producer } from '@platformatic/kafka';
 import type { OutRecord } from '../types.js';
-import type { KafkaStreamsConfig } from './config.js';
+import { type KafkaStreamsConfig, securityOptions } from './config.js';
 import { classifySendError, describeError } from './errors.js';
 
 interface Pending {
@@ -187,10 +187,7 @@ export class Publisher {
         // top of it until deliveryTimeoutMs
         retries: 3,
         retryDelay: 250,
-        ...(c.tls ? { tls: {} } : {}),
-        ...(c.sasl
-          ? { sasl: { mechanism: c.sasl.mechanism, username: c.sasl.username, password: c.sasl.password } }
-          : {}),
+        ...securityOptions(c),
       });
     }
     return this.producer;

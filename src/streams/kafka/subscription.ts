@@ -15,7 +15,7 @@
 import { type ClusterMetadata, ConnectionPool, Consumer } from '@platformatic/kafka';
 import { DataWaiters } from '../data-waiters.js';
 import type { Batch, InRecord, Subscription } from '../types.js';
-import { type KafkaStreamsConfig, kafkaGroupId } from './config.js';
+import { type KafkaStreamsConfig, kafkaGroupId, securityOptions } from './config.js';
 import { describeError, hasKafkaError } from './errors.js';
 
 const EARLIEST = -2n;
@@ -91,22 +91,12 @@ export class KafkaSubscription implements Subscription {
       connectTimeout: cfg.connectTimeoutMs,
       retries: 5,
       retryDelay: 500,
-      ...(cfg.tls ? { tls: {} } : {}),
-      ...(cfg.sasl
-        ? {
-            sasl: { mechanism: cfg.sasl.mechanism, username: cfg.sasl.username, password: cfg.sasl.password },
-          }
-        : {}),
+      ...securityOptions(cfg),
     });
     this.fetchPool = new ConnectionPool(cfg.clientId, {
       connectTimeout: cfg.connectTimeoutMs,
       requestTimeout: cfg.requestTimeoutMs + c.fetchMaxWaitMs,
-      ...(cfg.tls ? { tls: {} } : {}),
-      ...(cfg.sasl
-        ? {
-            sasl: { mechanism: cfg.sasl.mechanism, username: cfg.sasl.username, password: cfg.sasl.password },
-          }
-        : {}),
+      ...securityOptions(cfg),
     });
     this.consumer.on('consumer:group:join', (payload) => this.onJoin(payload.assignments));
     // a failed background rejoin is reported as an 'error' event; the loop retries the join
