@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import AjvModule from 'ajv-draft-04';
+import { sharedDir } from '../../test/helpers/shared.js';
 import {
   adapterFailures,
   BAD_ROW_SCHEMAS,
@@ -25,11 +26,12 @@ type AjvClass = typeof AjvModule.default;
 const Ajv: AjvClass = ((AjvModule as unknown as { default?: AjvClass }).default ??
   AjvModule) as unknown as AjvClass;
 
-const SCHEMAS_DIR = resolve(process.cwd(), '../shared/iglu-central/schemas');
+const SHARED = sharedDir();
+const SCHEMAS_DIR = join(SHARED ?? resolve(process.cwd(), '../shared'), 'iglu-central/schemas');
 
 function skipReason(): string | undefined {
   if (existsSync(SCHEMAS_DIR)) return undefined;
-  const reason = `bad-row schemas not found at ${SCHEMAS_DIR} (run from the repo root next to ../shared)`;
+  const reason = `bad-row schemas not found at ${SCHEMAS_DIR} (run from the repo root next to ../shared, or set FURROW_SHARED)`;
   if (process.env.CI === 'true') throw new Error(reason);
   console.log(`# skipped: ${reason}`);
   return reason;

@@ -241,7 +241,8 @@ describe('tp2 adapter with Iglu Central schemas', () => {
   const shared = sharedDir();
   const skip = (() => {
     if (shared !== null) return false;
-    const reason = 'Iglu Central mirror not found (run tests from the repo root next to ../shared)';
+    const reason =
+      'Iglu Central mirror not found (run tests from the repo root next to ../shared, or set FURROW_SHARED)';
     if (process.env.CI === 'true') throw new Error(`${reason}; required under CI=true`);
     console.log(`# skipped: ${reason}`);
     return reason;
