@@ -74,6 +74,8 @@ export const collectorConfigSchema = z
         maxBytes: z.number().int().positive().default(1_000_000),
         idleTimeoutMs: z.number().int().positive().default(610_000),
         bodyReadTimeoutMs: z.number().int().positive().default(25_000),
+        /** tracking requests through Furrow's own HTTP/1.1 reader (src/runtime/fast-http.ts); false: node:http */
+        fastHttp: z.boolean().default(true),
       })
       .prefault({}),
     /** name written into every record's `collector` field (becomes `v_collector`) */

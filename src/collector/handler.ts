@@ -6,7 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { type CollectorPayload, encodeCollectorPayloadWith } from '../protocol/collector-payload.js';
 import type { CollectorConfig } from './config.js';
 import { allowOrigin, createSetCookie, originHosts, readCookie } from './cookies.js';
@@ -51,7 +51,53 @@ const ROBOTS =
 const NO_CACHE = 'no-cache, no-store, must-revalidate';
 const TWO_SEGMENTS = /^\/[^/]+\/[^/]+$/;
 
-class BodyTooLarge extends Error {}
+/** A body over the collector's `dropPayloadSize`: answered 413, and the connection is closed. */
+export class BodyTooLarge extends Error {}
+
+/**
+ * One request and its response, whichever HTTP reader produced them: node:http
+ * (`nodeExchange`) or the collector's own reader for tracking requests (src/runtime/fast-http.ts).
+ */
+export interface CollectorExchange {
+  readonly method: string;
+  /** the raw request target: path and query string */
+  readonly url: string;
+  /** `rawHeaders` as node:http gives them: name, value, name, value… with the original casing */
+  readonly rawHeaders: readonly string[];
+  readonly remoteAddress: string | undefined;
+  /** a request header by lower-case name, with duplicates joined as node:http joins them */
+  header(name: string): string | undefined;
+  /** the whole body; rejects with BodyTooLarge past `limit` bytes, with an Error after `timeoutMs` */
+  readBody(limit: number, timeoutMs: number): Promise<Buffer>;
+  /** send the whole response; throws as node:http does on an invalid header value */
+  respond(status: number, headers: OutgoingHttpHeaders | string[], body?: string | Buffer): void;
+  /** true once the response is on its way */
+  readonly responded: boolean;
+}
+
+/** The node:http request/response pair as a CollectorExchange. */
+export function nodeExchange(req: IncomingMessage, res: ServerResponse): CollectorExchange {
+  return {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    rawHeaders: req.rawHeaders,
+    get remoteAddress() {
+      return req.socket.remoteAddress;
+    },
+    header(name) {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+    readBody: (limit, timeoutMs) => readBody(req, limit, timeoutMs),
+    respond(status, headers, body) {
+      res.writeHead(status, headers);
+      res.end(body);
+    },
+    get responded() {
+      return res.headersSent;
+    },
+  };
+}
 
 function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -120,8 +166,7 @@ function decodeParam(v: string): string {
   }
 }
 
-function firstForwardedFor(xff: string | string[] | undefined): string | undefined {
-  const v = Array.isArray(xff) ? xff[0] : xff;
+function firstForwardedFor(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const first = v.split(',')[0].trim();
   return first === '' ? undefined : first;
@@ -136,13 +181,17 @@ export interface CollectorHandlerOptions {
   now?: () => number;
 }
 
+/** A `node:http` request handler that can also serve exchanges from another HTTP reader. */
+export interface CollectorHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  handle(ex: CollectorExchange): void;
+}
+
 /**
- * Returns a `node:http` request handler. Everything that depends only on the configuration (cookie
+ * Returns the collector's request handler. Everything that depends only on the configuration (cookie
  * attributes, the cross-domain policy, path mappings) is prepared here, once.
  */
-export function createCollectorHandler(
-  opts: CollectorHandlerOptions,
-): (req: IncomingMessage, res: ServerResponse) => void {
+export function createCollectorHandler(opts: CollectorHandlerOptions): CollectorHandler {
   const cfg = opts.config;
   const now = opts.now ?? Date.now;
   const observe = opts.observe ?? (() => {});
@@ -168,51 +217,48 @@ export function createCollectorHandler(
   }
 
   function send(
-    res: ServerResponse,
+    ex: CollectorExchange,
     route: string,
     status: number,
     // a flat [name, value, …] list where built per request: no header object, no spreads
-    headers: Record<string, string | string[]> | string[],
+    headers: OutgoingHttpHeaders | string[],
     body?: string | Buffer,
   ): void {
-    res.writeHead(status, headers);
-    res.end(body);
+    ex.respond(status, headers, body);
     observe(route, status);
   }
 
   async function track(
-    req: IncomingMessage,
-    res: ServerResponse,
+    ex: CollectorExchange,
     path: string,
     qs: string,
     route: string,
   ): Promise<void> {
-    const method = req.method ?? 'GET';
+    const method = ex.method;
     const timestamp = now();
-    const headers = req.headers;
-    origin(headers.origin);
+    origin(ex.header('origin'));
     const hosts = lastHosts;
     const out = ['Access-Control-Allow-Origin', lastAllow, 'Access-Control-Allow-Credentials', 'true'];
     let body: string | undefined;
     let bodyUtf8: Buffer | undefined;
     if (method === 'POST') {
       try {
-        const raw = await readBody(req, cfg.networking.dropPayloadSize, cfg.networking.bodyReadTimeoutMs);
+        const raw = await ex.readBody(cfg.networking.dropPayloadSize, cfg.networking.bodyReadTimeoutMs);
         body = raw.toString('utf8');
         // valid UTF-8 round-trips through the string unchanged, so the record can copy the bytes
         // instead of encoding the string again; invalid input is stored as decoded (U+FFFD)
         if (isUtf8(raw)) bodyUtf8 = raw;
       } catch (e) {
         out.push('Connection', 'close');
-        if (e instanceof BodyTooLarge) send(res, route, 413, out, 'Payload Too Large');
-        else send(res, route, 408, out);
+        if (e instanceof BodyTooLarge) send(ex, route, 413, out, 'Payload Too Large');
+        else send(ex, route, 408, out);
         return;
       }
     }
     const pixel = method !== 'POST';
     const redirect = path.startsWith('/r/');
-    const anonymous = headers['sp-anonymous'] !== undefined;
-    const cookieHeader = headers.cookie;
+    const anonymous = ex.header('sp-anonymous') !== undefined;
+    const cookieHeader = ex.header('cookie');
     const cookieValue = readCookie(cookieHeader, cfg.cookie.name);
     const doNotTrack =
       dnt !== null &&
@@ -238,18 +284,18 @@ export function createCollectorHandler(
     if (pixel) out.push('Cache-Control', NO_CACHE);
 
     if (bounce) {
-      const sep = (req.url ?? path).includes('?') ? '&' : '?';
-      out.push('Location', `${req.url ?? path}${sep}${cfg.cookieBounce.name}=true`);
-      send(res, route, 302, out);
+      const sep = ex.url.includes('?') ? '&' : '?';
+      out.push('Location', `${ex.url}${sep}${cfg.cookieBounce.name}=true`);
+      send(ex, route, 302, out);
       return;
     }
 
     if (!doNotTrack) {
       const ip = anonymous
         ? undefined
-        : (firstForwardedFor(headers['x-forwarded-for']) ?? req.socket.remoteAddress);
+        : (firstForwardedFor(ex.header('x-forwarded-for')) ?? ex.remoteAddress);
       const payload = buildCollectorPayload(
-        { path, querystring: qs, rawHeaders: req.rawHeaders, body, ipAddress: ip, networkUserId: nuid },
+        { path, querystring: qs, rawHeaders: ex.rawHeaders, body, ipAddress: ip, networkUserId: nuid },
         { collector: cfg.name, timestamp },
       );
       const bytes = encodeCollectorPayloadWith(payload, alloc, bodyUtf8);
@@ -262,7 +308,7 @@ export function createCollectorHandler(
       } catch {
         // Not durable: no 200. Trackers retry on 503.
         out.push('Retry-After', '1', 'Content-Type', 'text/plain');
-        send(res, route, 503, out, 'Service Unavailable');
+        send(ex, route, 503, out, 'Service Unavailable');
         return;
       }
     }
@@ -278,39 +324,39 @@ export function createCollectorHandler(
           location = undefined;
         }
       }
-      if (location === undefined) send(res, route, 400, out);
+      if (location === undefined) send(ex, route, 400, out);
       else {
         out.push('Location', location);
-        send(res, route, 302, out);
+        send(ex, route, 302, out);
       }
       return;
     }
     // A Content-Length spares the chunked framing Node would otherwise add after writeHead.
     if (pixel) {
       out.push('Content-Type', 'image/gif', 'Content-Length', pixelLength);
-      send(res, route, 200, out, method === 'HEAD' ? undefined : PIXEL);
+      send(ex, route, 200, out, method === 'HEAD' ? undefined : PIXEL);
     } else {
       out.push('Content-Type', 'text/plain', 'Content-Length', '2');
-      send(res, route, 200, out, 'ok');
+      send(ex, route, 200, out, 'ok');
     }
   }
 
-  return (req, res) => {
-    const url = req.url ?? '/';
+  function handle(ex: CollectorExchange): void {
+    const url = ex.url;
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
     const qs = q === -1 ? '' : url.slice(q + 1);
-    const method = req.method ?? 'GET';
+    const method = ex.method;
     const mapped = cfg.paths[rawPath];
     const path = mapped ?? rawPath;
 
     if (mapped === undefined && path.startsWith('/r/') && !cfg.enableDefaultRedirect) {
-      send(res, 'redirect', 404, { 'Content-Type': 'text/plain' }, 'redirects disabled');
+      send(ex, 'redirect', 404, { 'Content-Type': 'text/plain' }, 'redirects disabled');
       return;
     }
     if (method === 'OPTIONS') {
-      send(res, 'options', 200, {
-        'Access-Control-Allow-Origin': allowOrigin(req.headers.origin),
+      send(ex, 'options', 200, {
+        'Access-Control-Allow-Origin': allowOrigin(ex.header('origin')),
         'Access-Control-Allow-Credentials': 'true',
         'Access-Control-Allow-Headers': 'Content-Type, SP-Anonymous',
         'Access-Control-Max-Age': maxAge,
@@ -324,19 +370,24 @@ export function createCollectorHandler(
       if (path.startsWith('/r/')) route = 'redirect';
     } else if (isGet && (path === '/i' || path === '/ice.png')) route = 'pixel';
     if (route !== undefined) {
-      track(req, res, path, qs, route).catch(() => {
-        if (!res.headersSent) send(res, route, 500, {}, 'Internal Server Error');
+      track(ex, path, qs, route).catch(() => {
+        if (!ex.responded) send(ex, route, 500, {}, 'Internal Server Error');
       });
       return;
     }
     if (method === 'GET' && path === '/robots.txt') {
-      send(res, 'robots', 200, { 'Content-Type': 'text/plain' }, ROBOTS);
+      send(ex, 'robots', 200, { 'Content-Type': 'text/plain' }, ROBOTS);
     } else if (method === 'GET' && path === '/crossdomain.xml' && cfg.crossDomain.enabled) {
-      send(res, 'crossdomain', 200, { 'Content-Type': 'text/xml' }, crossDomainXml);
+      send(ex, 'crossdomain', 200, { 'Content-Type': 'text/xml' }, crossDomainXml);
     } else if (method === 'GET' && path === '/' && cfg.rootResponse.enabled) {
-      send(res, 'root', cfg.rootResponse.statusCode, cfg.rootResponse.headers, cfg.rootResponse.body);
+      send(ex, 'root', cfg.rootResponse.statusCode, cfg.rootResponse.headers, cfg.rootResponse.body);
     } else {
-      send(res, 'not_found', 404, { 'Content-Type': 'text/plain' }, 'Not found');
+      send(ex, 'not_found', 404, { 'Content-Type': 'text/plain' }, 'Not found');
     }
-  };
+  }
+
+  const handler = ((req: IncomingMessage, res: ServerResponse) =>
+    handle(nodeExchange(req, res))) as CollectorHandler;
+  handler.handle = handle;
+  return handler;
 }

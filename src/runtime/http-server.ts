@@ -3,9 +3,14 @@
  * busy), then the Micro API and the status page when enabled, then the collector's routes.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { CollectorExchange } from '../collector/handler.js';
+import { attachFastPath } from './fast-http.js';
 import type { Metrics } from './metrics.js';
 
-export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+export type Handler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  /** the same handler for exchanges read by the fast path (src/runtime/fast-http.ts) */
+  handle?: (ex: CollectorExchange) => void;
+};
 export type PrefixHandler = (
   req: IncomingMessage,
   res: ServerResponse,
@@ -20,6 +25,19 @@ export interface HttpServerParts {
   collector?: Handler;
   /** handlers tried before the collector (Micro API, status page); true when they answered */
   prefixed?: PrefixHandler[];
+  /** serve the collector's requests with the fast HTTP reader (default true; `collector.networking.fastHttp`) */
+  fastHttp?: boolean;
+}
+
+/** Paths answered here or by the prefixed handlers rather than by the collector. */
+function ownPath(path: string, prefixed: boolean): boolean {
+  return (
+    path === '/health' ||
+    path.startsWith('/health/') ||
+    path === '/sink-health' ||
+    path === '/metrics' ||
+    (prefixed && (path.startsWith('/micro') || path.startsWith('/status')))
+  );
 }
 
 export function createHttpServer(parts: HttpServerParts): Server {
@@ -76,6 +94,15 @@ export function createHttpServer(parts: HttpServerParts): Server {
   // Trackers keep connections alive; give them longer than typical load-balancer idle timeouts.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  const collector = parts.collector;
+  if (collector?.handle !== undefined && parts.fastHttp !== false) {
+    const hasPrefixed = (parts.prefixed ?? []).length > 0;
+    attachFastPath(server, {
+      claims: (_method, path) => !ownPath(path, hasPrefixed),
+      handle: collector.handle,
+      keepAliveTimeoutMs: server.keepAliveTimeout,
+    });
+  }
   return server;
 }
 

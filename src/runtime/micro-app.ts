@@ -66,6 +66,7 @@ export async function startMicroApp(cfg: FurrowConfig, log: Logger): Promise<Run
       sink: new MicroSink(enricher, store),
       observe: (route, status) => metrics.httpRequests.inc({ route, status }),
     }),
+    fastHttp: collectorConfig.networking.fastHttp,
   });
   const port = await listen(server, cfg.collector.port, cfg.collector.interface);
   const host = cfg.collector.interface === '0.0.0.0' ? 'localhost' : cfg.collector.interface;

@@ -46,6 +46,7 @@ export async function startRoleApp(
     metrics,
     ready: () => !draining && roleReady(),
     collector: collectorHandler,
+    fastHttp: cfg.collector.networking.fastHttp,
   });
   const port = await listen(server, cfg.collector.port, cfg.collector.interface);
   const host = cfg.collector.interface === '0.0.0.0' ? 'localhost' : cfg.collector.interface;

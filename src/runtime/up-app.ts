@@ -90,7 +90,13 @@ export async function startUpApp(cfg: FurrowConfig, log: Logger): Promise<UpApp>
   if (store !== undefined && resolver !== undefined)
     prefixed.unshift(createMicroHandler({ store, resolver }));
 
-  const server = createHttpServer({ metrics, ready, prefixed, collector: collector.handler });
+  const server = createHttpServer({
+    metrics,
+    ready,
+    prefixed,
+    collector: collector.handler,
+    fastHttp: cfg.collector.networking.fastHttp,
+  });
   const port = await listen(server, cfg.collector.port, cfg.collector.interface);
   const host = cfg.collector.interface === '0.0.0.0' ? 'localhost' : cfg.collector.interface;
   url = `http://${host}:${port}`;
