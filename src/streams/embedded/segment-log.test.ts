@@ -86,6 +86,20 @@ test('append, read, reopen: seqs are dense, records survive', async () => {
   await log.close();
 });
 
+test('records are cached for readers only once one reads, and only until read past', async () => {
+  const log = await SegmentLog.open(await tmp());
+  await log.append([enc('a'), enc('b'), enc('c')]);
+  assert.equal(log.stats().cachedRecords, 0, 'a log nobody has read keeps nothing in memory');
+  assert.deepEqual(texts(await log.read(0, 10)), ['a', 'b', 'c']);
+  await log.append([enc('d'), enc('e')]);
+  assert.equal(log.stats().cachedRecords, 2);
+  assert.deepEqual(texts(await log.read(4, 10)), ['e']);
+  assert.equal(log.stats().cachedRecords, 1, 'what lies before the position asked for is let go');
+  // earlier records still come from the file
+  assert.deepEqual(texts(await log.read(1, 10)), ['b', 'c', 'd', 'e']);
+  await log.close();
+});
+
 test('group commit: concurrent appends share fdatasyncs', async () => {
   const dir = await tmp();
   let datasyncs = 0;
