@@ -33,7 +33,7 @@ import { hostPortOpen } from '../test/helpers/net.js';
 import { postgresSettings } from '../test/helpers/services.js';
 import { OpenLoopGenerator, type StepResult } from './lib/open-loop.js';
 import { TP2_PATH } from './lib/payloads.js';
-import { defaultSchemasDir, formatLoad, machineInfo } from './lib/proc.js';
+import { cpuOf, defaultSchemasDir, formatLoad, machineInfo, pidsMatching } from './lib/proc.js';
 import { type Check, printTargets, writeJsonReport } from './lib/report.js';
 import { type Server, startFurrow } from './lib/servers.js';
 import { fmt1, fmtInt, fmtMs, markdownTable } from './lib/stats.js';
@@ -71,6 +71,13 @@ interface EngineSetup {
   options(run: string): Record<string, unknown>;
   env: NodeJS.ProcessEnv;
 }
+
+/** how the engine's server process shows in `ps` on this machine (scripts/dev-services.sh starts them) */
+const ENGINE_PROCESS: Record<string, RegExp> = {
+  kafka: /kafka\.Kafka/,
+  nats: /nats-server/,
+  pubsub: /cloud-pubsub-emulator/,
+};
 
 const ENGINES: Record<string, EngineSetup> = {
   kafka: {
@@ -215,6 +222,9 @@ async function runEngine(kind: string, work: string): Promise<EngineResult> {
       let polling = false;
       const loaded0 = await loadedCount(loader);
       const cpu0 = Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, p.cpuSeconds()]));
+      // the engine's own server and PostgreSQL share the machine: their CPU shows what bounds the step
+      const servicePids = { engine: pidsMatching(ENGINE_PROCESS[kind]), postgres: pidsMatching(/^postgres/) };
+      const svc0 = { engine: cpuOf(servicePids.engine), postgres: cpuOf(servicePids.postgres) };
       const s0 = performance.now();
       let last = { t: s0, loaded: loaded0 };
       const step = await gen.run({
@@ -253,6 +263,9 @@ async function runEngine(kind: string, work: string): Promise<EngineResult> {
       result.cpuUsPerEvent = {};
       for (const [name, p] of Object.entries(procs))
         result.cpuUsPerEvent[name] = ((p.cpuSeconds() - cpu0[name]) / Math.max(1, step.eventsAcked)) * 1e6;
+      for (const name of ['engine', 'postgres'] as const)
+        result.cpuUsPerEvent[name] =
+          ((cpuOf(servicePids[name]) - svc0[name]) / Math.max(1, step.eventsAcked)) * 1e6;
       result.totalAcked = gen.acked.size;
       result.loaderDuplicates = await metric(loader.url, 'furrow_events_total', {
         stage: 'loader',
@@ -366,6 +379,7 @@ console.log(
       'missing',
       'not acked',
       'CPU µs/event collector / enrich / load',
+      'CPU µs/event engine server / PostgreSQL',
     ],
     done.map((r) => {
       const s = r.step!;
@@ -386,12 +400,13 @@ console.log(
         String(r.missing ?? Number.NaN),
         String(s.eventsFailed + s.requestsNotSent * BATCH),
         `${fmtInt(cpu.collector ?? Number.NaN)} / ${fmtInt(cpu.enrich ?? Number.NaN)} / ${fmtInt(cpu.load ?? Number.NaN)}`,
+        `${fmtInt(cpu.engine ?? Number.NaN)} / ${fmtInt(cpu.postgres ?? Number.NaN)}`,
       ];
     }),
   ),
 );
 console.log(
-  '\n"sustained": acknowledged events of the step ÷ (send time + time until the loader caught up). "CPU µs/event": CPU of each process (all threads) from the start of the step until the loader caught up ÷ the acknowledged events. rows/dup/missing count the whole run (warm-up included).',
+  '\n"sustained": acknowledged events of the step ÷ (send time + time until the loader caught up). "CPU µs/event": CPU of each process (all threads) from the start of the step until the loader caught up ÷ the acknowledged events; "engine server" is the broker process on this machine (Kafka, nats-server, the Pub/Sub emulator), "PostgreSQL" all postgres processes. rows/dup/missing count the whole run (warm-up included).',
 );
 for (const r of results)
   if (r.skipped !== undefined) console.log(`\n- ${r.engine}: skipped (${r.skipped.split('\n')[0]})`);

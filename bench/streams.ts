@@ -47,7 +47,12 @@ function records(n: number): Uint8Array[] {
           dtm: String(now),
           co: JSON.stringify({
             schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0',
-            data: [{ schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0', data: { id: randomUUID() } }],
+            data: [
+              {
+                schema: 'iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0',
+                data: { id: randomUUID() },
+              },
+            ],
           }),
         },
       ],
@@ -62,13 +67,15 @@ function records(n: number): Uint8Array[] {
       querystring: '',
       contentType: 'application/json',
       body,
-      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+      userAgent:
+        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
     });
   });
 }
 
 async function publishAll(s: Stream, recs: Uint8Array[]): Promise<void> {
-  for (let i = 0; i < recs.length; i += 500) await s.publish(recs.slice(i, i + 500).map((value) => ({ value })));
+  for (let i = 0; i < recs.length; i += 500)
+    await s.publish(recs.slice(i, i + 500).map((value) => ({ value })));
 }
 
 async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -126,7 +133,14 @@ async function bench(kind: string, recs: Uint8Array[]): Promise<void> {
           schema: 'iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-3',
           data: {
             cacheSize: 500,
-            repositories: [{ name: 'mirror', priority: 0, vendorPrefixes: [], connection: { embedded: { path: join(values.shared, 'iglu-central') } } }],
+            repositories: [
+              {
+                name: 'mirror',
+                priority: 0,
+                vendorPrefixes: [],
+                connection: { embedded: { path: join(values.shared, 'iglu-central') } },
+              },
+            ],
           },
         },
       },

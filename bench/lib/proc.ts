@@ -10,7 +10,7 @@
  * const { hwmMb } = procMemory(child.pid!);
  */
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -212,4 +212,29 @@ export function machineInfo(): MachineInfo {
 
 export function formatLoad(l: readonly number[]): string {
   return l.map((x) => x.toFixed(2)).join(' / ');
+}
+
+/** Pids of running processes whose command line (arguments joined by spaces) matches `pattern`. */
+export function pidsMatching(pattern: RegExp): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      if (pattern.test(cmd)) out.push(Number(name));
+    } catch {
+      // the process ended while listing
+    }
+  }
+  return out;
+}
+
+/** CPU seconds used so far by these processes together (ended ones count as 0). */
+export function cpuOf(pids: number[]): number {
+  let s = 0;
+  for (const pid of pids) {
+    const c = procCpuSeconds(pid);
+    if (Number.isFinite(c)) s += c;
+  }
+  return s;
 }

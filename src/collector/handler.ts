@@ -228,12 +228,7 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): Collector
     observe(route, status);
   }
 
-  async function track(
-    ex: CollectorExchange,
-    path: string,
-    qs: string,
-    route: string,
-  ): Promise<void> {
+  async function track(ex: CollectorExchange, path: string, qs: string, route: string): Promise<void> {
     const method = ex.method;
     const timestamp = now();
     origin(ex.header('origin'));

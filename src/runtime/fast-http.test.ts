@@ -16,7 +16,7 @@ async function answer(ex: CollectorExchange, via: string): Promise<void> {
   if (ex.method === 'POST' && path !== '/ignore-body') {
     try {
       body = (await ex.readBody(1000, 2000)).toString('utf8');
-    } catch (e) {
+    } catch {
       ex.respond(413, ['Connection', 'close'], 'too large');
       return;
     }
@@ -52,7 +52,9 @@ function start(): Promise<{ server: Server; port: number }> {
     keepAliveTimeoutMs: 65_000,
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port })),
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, port: (server.address() as { port: number }).port }),
+    ),
   );
 }
 
@@ -135,7 +137,12 @@ describe('fast HTTP reader in front of node:http', () => {
 
   test('serves claimed requests itself, with node-like framing, and keeps the connection', async () => {
     const c = new Client(s.port);
-    c.send(get('/i?e=pv', 'Cookie: a=1\r\nCookie: b=2\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n'));
+    c.send(
+      get(
+        '/i?e=pv',
+        'Cookie: a=1\r\nCookie: b=2\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n',
+      ),
+    );
     const r = await c.response();
     assert.equal(r.status, 200);
     assert.equal(r.headers.connection, 'keep-alive');

@@ -16,7 +16,7 @@
  * Requests on one connection are answered in order: the next head is read only once the current
  * response is written (pipelined bytes wait, with the socket paused past a small bound).
  */
-import { STATUS_CODES, type OutgoingHttpHeaders, type Server } from 'node:http';
+import { type OutgoingHttpHeaders, type Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { BodyTooLarge, type CollectorExchange } from '../collector/handler.js';
 
@@ -310,7 +310,13 @@ class FastConnection {
     w.resolve(buf.subarray(0, w.ex.bodyLength));
   }
 
-  finish(ex: FastExchange, head: string, body: string | Buffer | undefined, bodyBytes: number, close: boolean) {
+  finish(
+    ex: FastExchange,
+    head: string,
+    body: string | Buffer | undefined,
+    bodyBytes: number,
+    close: boolean,
+  ) {
     if (ex !== this.current) return;
     if (!this.done) {
       const headBytes = head.length;

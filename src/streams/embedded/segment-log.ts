@@ -364,7 +364,8 @@ export class SegmentLog {
     let seq = Math.max(fromSeq, this.firstSeq);
     this.tailWanted = true;
     // what comes before the position asked for has been consumed: let it go while it is young
-    if (seq > this.tailStart && this.tail.length > 0) this.dropTail(Math.min(seq - this.tailStart, this.tail.length));
+    if (seq > this.tailStart && this.tail.length > 0)
+      this.dropTail(Math.min(seq - this.tailStart, this.tail.length));
     if (this.tail.length > 0 && seq >= this.tailStart && seq < this.next) {
       let bytes = 0;
       for (let i = seq - this.tailStart; i < this.tail.length && out.length < maxRecords; i++) {
