@@ -33,7 +33,7 @@ async function answer(ex: CollectorExchange, via: string): Promise<void> {
   ex.respond(200, ['Content-Type', 'application/json'], JSON.stringify(seen));
 }
 
-function start(): Promise<{ server: Server; port: number }> {
+function start(headersTimeoutMs = 66_000): Promise<{ server: Server; port: number }> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/health') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('node-health');
@@ -50,6 +50,7 @@ function start(): Promise<{ server: Server; port: number }> {
       });
     },
     keepAliveTimeoutMs: 65_000,
+    headersTimeoutMs,
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
@@ -231,6 +232,21 @@ describe('fast HTTP reader in front of node:http', () => {
     assert.equal(bad.status, 500, 'a CR/LF in a header value is refused as node:http refuses it');
     assert.equal(bad.headers['set-cookie'], undefined);
     inj.close();
+  });
+
+  test('a head that trickles in is cut off after headersTimeout, however active the connection', {
+    timeout: 20_000,
+  }, async () => {
+    const own = await start(300);
+    const c = new Client(own.port);
+    const t0 = Date.now();
+    c.send('GET /i HTTP/1.1\r\n');
+    const drip = setInterval(() => c.send('X-A: b\r\n'), 50);
+    await c.closed();
+    clearInterval(drip);
+    const took = Date.now() - t0;
+    assert.ok(took >= 250, `closed after ${took} ms, before the timeout`);
+    await new Promise<void>((r) => own.server.close(() => r()));
   });
 
   test('Connection: close is honoured, and closing the server ends idle fast connections', async () => {

@@ -43,6 +43,8 @@ export interface FastPathOptions {
   handle(ex: CollectorExchange): void;
   /** idle time between requests before the connection is closed (node:http's keepAliveTimeout) */
   keepAliveTimeoutMs: number;
+  /** time for a request head to arrive once its first bytes did (node:http's headersTimeout) */
+  headersTimeoutMs: number;
 }
 
 let dateSecond = -1;
@@ -157,6 +159,8 @@ class FastConnection {
     | { ex: FastExchange; resolve(b: Buffer): void; reject(e: Error): void; timer: NodeJS.Timeout }
     | undefined;
   private done = false;
+  /** running while part of a head is here: a head must arrive whole within headersTimeoutMs */
+  private headTimer: NodeJS.Timeout | undefined;
   closing = false;
   readonly keepAliveHeader: string;
 
@@ -198,6 +202,7 @@ class FastConnection {
 
   private readonly onClose = (): void => {
     this.done = true;
+    clearTimeout(this.headTimer);
     this.front.forget(this);
     if (this.bodyWait !== undefined) {
       clearTimeout(this.bodyWait.timer);
@@ -220,7 +225,13 @@ class FastConnection {
       const end = buf.indexOf(HEAD_END);
       if (end === -1) {
         if (buf.length > MAX_HEAD_BYTES) this.handOff();
+        // an idle timeout alone would let a head trickle in forever (slowloris)
+        else this.headTimer ??= setTimeout(() => this.socket.destroy(), this.front.opts.headersTimeoutMs);
         return;
+      }
+      if (this.headTimer !== undefined) {
+        clearTimeout(this.headTimer);
+        this.headTimer = undefined;
       }
       if (end + 4 > MAX_HEAD_BYTES || this.closing) {
         if (this.closing) this.socket.destroy();
@@ -354,6 +365,7 @@ class FastConnection {
     s.removeListener('error', this.onError);
     s.removeListener('close', this.onClose);
     s.setTimeout(0);
+    clearTimeout(this.headTimer);
     this.front.forget(this);
     const rest = this.buf;
     this.buf = undefined;

@@ -101,6 +101,7 @@ export function createHttpServer(parts: HttpServerParts): Server {
       claims: (_method, path) => !ownPath(path, hasPrefixed),
       handle: collector.handle,
       keepAliveTimeoutMs: server.keepAliveTimeout,
+      headersTimeoutMs: server.headersTimeout,
     });
   }
   return server;
