@@ -239,10 +239,11 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): Collector
     if (method === 'POST') {
       try {
         const raw = await ex.readBody(cfg.networking.dropPayloadSize, cfg.networking.bodyReadTimeoutMs);
-        body = raw.toString('utf8');
-        // valid UTF-8 round-trips through the string unchanged, so the record can copy the bytes
-        // instead of encoding the string again; invalid input is stored as decoded (U+FFFD)
+        // valid UTF-8 round-trips through a string unchanged: keep the bytes, copy them into the
+        // record, and decode only if something asks for the text; invalid input is stored as
+        // decoded (U+FFFD)
         if (isUtf8(raw)) bodyUtf8 = raw;
+        else body = raw.toString('utf8');
       } catch (e) {
         out.push('Connection', 'close');
         if (e instanceof BodyTooLarge) send(ex, route, 413, out, 'Payload Too Large');
@@ -290,7 +291,15 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): Collector
         ? undefined
         : (firstForwardedFor(ex.header('x-forwarded-for')) ?? ex.remoteAddress);
       const payload = buildCollectorPayload(
-        { path, querystring: qs, rawHeaders: ex.rawHeaders, body, ipAddress: ip, networkUserId: nuid },
+        {
+          path,
+          querystring: qs,
+          rawHeaders: ex.rawHeaders,
+          body,
+          bodyUtf8,
+          ipAddress: ip,
+          networkUserId: nuid,
+        },
         { collector: cfg.name, timestamp },
       );
       const bytes = encodeCollectorPayloadWith(payload, alloc, bodyUtf8);

@@ -12,6 +12,11 @@ export interface RequestParts {
   /** Node's `rawHeaders`: name, value, name, value… with the original casing */
   rawHeaders: readonly string[];
   body?: string;
+  /**
+   * The body as received, when it is valid UTF-8 (instead of `body`): the payload's `body` is then
+   * decoded from it only if something reads it (Micro, splitting), not on every request.
+   */
+  bodyUtf8?: Uint8Array;
   /** client IP as the collector determined it (first X-Forwarded-For entry, else the peer address) */
   ipAddress?: string;
   /** the network user id chosen by the cookie logic (nuid param, `sp` cookie or a new UUID) */
@@ -88,8 +93,24 @@ export function buildCollectorPayload(req: RequestParts, opts: BuildOptions): Co
   };
   if (userAgent !== undefined) p.userAgent = userAgent;
   if (referer !== undefined) p.refererUri = referer;
-  if (req.body !== undefined) p.body = req.body;
-  if (contentType !== undefined && req.body !== undefined) p.contentType = normaliseContentType(contentType);
+  if (req.bodyUtf8 !== undefined) {
+    // the bytes may be a view on a whole socket read: let them go once decoded
+    let bytes: Uint8Array | undefined = req.bodyUtf8;
+    let text = '';
+    Object.defineProperty(p, 'body', {
+      get: () => {
+        if (bytes !== undefined) {
+          text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+          bytes = undefined;
+        }
+        return text;
+      },
+      enumerable: true,
+      configurable: true,
+    });
+  } else if (req.body !== undefined) p.body = req.body;
+  const hasBody = req.body !== undefined || req.bodyUtf8 !== undefined;
+  if (contentType !== undefined && hasBody) p.contentType = normaliseContentType(contentType);
   if (host !== undefined) p.hostname = host.replace(/:\d+$/, '');
   const nuid = anonymous ? ANONYMOUS_NUID : req.networkUserId;
   if (nuid !== undefined) p.networkUserId = nuid;

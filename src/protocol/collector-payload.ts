@@ -81,14 +81,15 @@ export function encodeCollectorPayload(p: CollectorPayload): Buffer {
 /**
  * `encodeCollectorPayload` into a buffer from `alloc(size)`, which must return exactly `size` bytes.
  * `bodyUtf8`, when given, must be exactly the UTF-8 encoding of `p.body` (the request body as received):
- * it is copied instead of encoding the string again.
+ * it is copied instead of encoding the string again, and `p.body` is not read.
  */
 export function encodeCollectorPayloadWith(
   p: CollectorPayload,
   alloc: (size: number) => Buffer,
   bodyUtf8?: Uint8Array,
 ): Buffer {
-  const body = p.body === undefined ? undefined : (bodyUtf8 ?? p.body);
+  // the bytes first: reading `p.body` may decode it (see payload-builder's bodyUtf8)
+  const body = bodyUtf8 ?? p.body;
   let size =
     stringFieldSize(p.schema) +
     stringFieldSize(p.ipAddress) +

@@ -299,6 +299,13 @@ class FastConnection {
   takeBody(ex: FastExchange, timeoutMs: number): Promise<Buffer> {
     if (ex !== this.current || ex.bodyLeft !== ex.bodyLength || this.bodyWait !== undefined)
       return Promise.reject(new Error('body already read'));
+    const buf = this.buf;
+    if (buf !== undefined && buf.length >= ex.bodyLength) {
+      // the usual case: the body came with the head, no timer needed
+      this.buf = buf.subarray(ex.bodyLength);
+      ex.bodyLeft = 0;
+      return Promise.resolve(buf.subarray(0, ex.bodyLength));
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.bodyWait = undefined;
