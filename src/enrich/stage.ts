@@ -76,12 +76,22 @@ export class EnrichStage {
 
   private async processWithRetry(batch: Batch): Promise<void> {
     let delay = 100;
+    let failures = 0;
     for (;;) {
       try {
         await this.process(batch);
+        if (failures > 0) this.opts.log?.info({ failures }, 'enrich: batch done after retries');
         return;
       } catch (e) {
-        this.opts.log?.error({ err: e }, 'enrich: batch failed, retrying');
+        failures++;
+        // The first failure with its stack; while the same cause persists (a registry that does not
+        // answer), one short line per retry with the next delay rather than a stack each time.
+        if (failures === 1) this.opts.log?.error({ err: e }, 'enrich: batch failed, retrying');
+        else
+          this.opts.log?.warn(
+            { failures, retryInMs: delay, error: e instanceof Error ? e.message : String(e) },
+            'enrich: batch still failing, retrying',
+          );
         // Stopping leaves the batch unacknowledged: it is enriched again after the restart.
         if (!this.running) return;
         await sleep(delay);
