@@ -41,13 +41,12 @@ class RecordingSink implements CollectorSink {
 async function start(overrides: Parameters<typeof defaultCollectorConfig>[0] = {}) {
   const sink = new RecordingSink();
   const metrics = createMetrics({ defaults: false });
+  const config = defaultCollectorConfig({ name: 'furrow-test', ...overrides });
   const server: Server = createHttpServer({
     metrics,
     ready: () => true,
-    collector: createCollectorHandler({
-      config: defaultCollectorConfig({ name: 'furrow-test', ...overrides }),
-      sink,
-    }),
+    collector: createCollectorHandler({ config, sink }),
+    fastHttp: config.networking.fastHttp,
   });
   await listen(server, 0, '127.0.0.1');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -418,6 +417,77 @@ describe('collector options', () => {
       assert.match(row.data.failure.expectation, /^oversized collector payload: /);
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe('the fast HTTP reader and node:http store and answer alike', () => {
+  test('same records, statuses and headers for GET, HEAD, POST, OPTIONS, redirects and odd requests', async () => {
+    const fast = await start({ enableDefaultRedirect: true });
+    const node = await start({ enableDefaultRedirect: true, networking: { fastHttp: false } });
+    try {
+      const cookie = 'sp=6f1a52c4-5b7e-4bb5-a2cd-4d1f1bb0d6a1; _sp_id.1fff=abc.1.2; bad=x y';
+      const requests: Array<[string, RequestInit]> = [
+        ['/i?e=pv&url=https%3A%2F%2Fa.b%2Fc%20d', { headers: { Cookie: cookie, 'User-Agent': 'UA/1' } }],
+        ['/ice.png?e=pv', { method: 'HEAD', headers: { 'X-Forwarded-For': '203.0.113.9, 10.0.0.1' } }],
+        [
+          '/com.snowplowanalytics.snowplow/tp2',
+          {
+            method: 'POST',
+            headers: {
+              'Content-Type': 'application/json; charset=UTF-8',
+              Cookie: cookie,
+              Origin: 'https://shop.example',
+            },
+            body: '{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv","p":"é"}]}',
+          },
+        ],
+        ['/com.snowplowanalytics.snowplow/tp2', { method: 'POST', body: Buffer.from([0xff, 0xfe, 0x41]) }],
+        [
+          '/com.snowplowanalytics.snowplow/tp2',
+          { method: 'OPTIONS', headers: { Origin: 'https://x.example' } },
+        ],
+        ['/r/tp2?u=https%3A%2F%2Fexample.com%2Fp&e=pv', { redirect: 'manual' }],
+        ['/r/tp2?u=https%3A%2F%2Fexample.com%2F%0D%0AX-Injected%3A%201', { redirect: 'manual' }],
+        ['/acme/v1?e=pv', { headers: { 'SP-Anonymous': '*' } }],
+        ['/robots.txt', {}],
+        ['/nothing/here/at/all', {}],
+      ];
+      const comparable = (h: Headers) =>
+        [...h.entries()]
+          .filter(
+            ([k]) => !['date', 'transfer-encoding', 'content-length', 'keep-alive', 'connection'].includes(k),
+          )
+          .map(([k, v]) => [
+            k,
+            k === 'set-cookie'
+              ? v.replace(/Expires=[^;]+/g, 'Expires=…').replace(/sp=(?!6f1a52c4)[0-9a-f-]{36}/g, 'sp=<new>')
+              : v,
+          ]);
+      for (const [path, init] of requests) {
+        const [a, b] = await Promise.all([
+          fetch(`${fast.base}${path}`, init),
+          fetch(`${node.base}${path}`, init),
+        ]);
+        const what = `${init.method ?? 'GET'} ${path}`;
+        assert.equal(a.status, b.status, what);
+        assert.deepEqual(comparable(a.headers), comparable(b.headers), what);
+        assert.deepEqual(Buffer.from(await a.arrayBuffer()), Buffer.from(await b.arrayBuffer()), what);
+      }
+      const strip = (p: ReturnType<RecordingSink['stored']>[number]) => {
+        const { timestamp: _t, networkUserId, headers, ...rest } = p;
+        // the servers' ports differ, and a new network user id is random on each; a given one must match
+        return {
+          ...rest,
+          headers: headers?.map((h) => h.replace(/^host: 127\.0\.0\.1:\d+$/, 'host: <server>')),
+          nuid: networkUserId?.startsWith('6f1a52c4') ? networkUserId : 'new',
+        };
+      };
+      assert.deepEqual(fast.sink.stored().map(strip), node.sink.stored().map(strip));
+      assert.ok(fast.sink.stored().length >= 5);
+    } finally {
+      await fast.close();
+      await node.close();
     }
   });
 });
