@@ -45,6 +45,7 @@ function start(headersTimeoutMs = 66_000): Promise<{ server: Server; port: numbe
   attachFastPath(server, {
     claims: (_m, path) => path !== '/health',
     handle: (ex) => {
+      if (ex.url === '/throw') throw new Error('handler bug');
       answer(ex, 'fast').catch(() => {
         if (!ex.responded) ex.respond(500, [], 'Internal Server Error');
       });
@@ -225,6 +226,12 @@ describe('fast HTTP reader in front of node:http', () => {
     assert.equal(r.status, 413);
     assert.equal(r.headers.connection, 'close');
     await c.closed();
+
+    const thrower = new Client(s.port);
+    thrower.send(get('/throw') + get('/after-throw'));
+    assert.equal((await thrower.response()).status, 500, 'a handler that throws gets a 500, the process lives');
+    assert.equal(JSON.parse((await thrower.response()).body).url, '/after-throw');
+    thrower.close();
 
     const inj = new Client(s.port);
     inj.send(get('/redirect'));

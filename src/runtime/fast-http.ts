@@ -246,7 +246,13 @@ class FastConnection {
       this.buf = buf.subarray(end + 4);
       this.current = ex;
       this.socket.setTimeout(0);
-      this.front.opts.handle(ex);
+      try {
+        this.front.opts.handle(ex);
+      } catch {
+        // node:http would let a throwing handler take the process down; one request is not worth that
+        if (!ex.responded) ex.respond(500, ['Content-Type', 'text/plain'], 'Internal Server Error');
+        else this.socket.destroy();
+      }
     }
   }
 
