@@ -142,7 +142,8 @@ function jsonError(index: number, value: string): string | undefined {
   } catch (e) {
     return `ParsingFailure: ${(e as Error).message}`;
   }
-  if (value.includes('\\u') && LONE_SURROGATE_RE.test(value)) return 'ParsingFailure: lone UTF-16 surrogate escape';
+  if (value.includes('\\u') && LONE_SURROGATE_RE.test(value))
+    return 'ParsingFailure: lone UTF-16 surrogate escape';
   if (!isSelfDescribing(parsed)) return 'DecodingFailure: not a self-describing JSON ({"schema","data"})';
   if (!IGLU_URI_RE.test(parsed.schema))
     return `DecodingFailure at .schema: invalid Iglu URI ${parsed.schema}`;
@@ -186,9 +187,7 @@ function fieldError(index: number, value: string): InvalidValue | undefined {
         ? undefined
         : invalid(index, value, `Cannot parse key ${key} into boolean`);
     case 'tstamp':
-      return isTstamp(value)
-        ? undefined
-        : invalid(index, value, `Cannot parse key ${key} into datetime`);
+      return isTstamp(value) ? undefined : invalid(index, value, `Cannot parse key ${key} into datetime`);
     case 'uuid':
       return UUID_RE.test(value) ? undefined : invalid(index, value, `Cannot parse key ${key} into UUID`);
     case 'json': {
