@@ -105,7 +105,7 @@ describe('wide-row scanning', () => {
     );
     assert.deepEqual(
       collect(
-        `{"schema":"${CONTEXTS}","data":[${e('{}')},{"schema":"iglu:a\/c/jsonschema/1-0-0","data":{}}]}`,
+        `{"schema":"${CONTEXTS}","data":[${e('{}')},{"schema":"iglu:a\\/c/jsonschema/1-0-0","data":{}}]}`,
       ),
       [
         ['iglu:a/b/jsonschema/1-0-0', '{}'],
