@@ -8,10 +8,12 @@
  *
  * - baseline: the same enriched lines, `COPY`ed unchanged (backslashes escaped) in batches into a bare table
  *   of the 131 TSV columns typed like events (the JSON columns as jsonb), no index, no dedupe — the least
- *   work that lands the rows typed in PostgreSQL;
+ *   work that lands the rows typed in PostgreSQL; sent the way the loader sends (rows written as UTF-8
+ *   into 256 KB pieces), so the ratio compares the work, not two ways of feeding the socket;
  * - loader: `PostgresLoader.loadGood` per batch — validation, wide-row entity columns, staging COPY,
  *   INSERT … ON CONFLICT on the unique event_id index, one transaction per batch;
- * - encode: the loader's JS work alone (encodeLine + copyRow), to show the client/server split.
+ * - encode: the loader's JS work alone (encodeLine + directCopyRow + UTF-8 pieces), to show the
+ *   client/server split.
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -20,7 +22,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { parsePostgresLoaderConfig } from '../src/loaders/postgres/config.js';
-import { copyRow, encodeLine } from '../src/loaders/postgres/encoder.js';
+import { directCopyRow, encodeLine } from '../src/loaders/postgres/encoder.js';
 import { PostgresLoader } from '../src/loaders/postgres/loader.js';
 import { ATOMIC_COLUMNS, quoteIdent } from '../src/loaders/postgres/schema.js';
 import { F, FIELD_COUNT, FIELDS } from '../src/protocol/enriched-fields.js';
@@ -37,6 +39,7 @@ const ROWS = Number(args.rows);
 const BATCH = Number(args.batch);
 const ROUNDS = Number(args.rounds);
 const SCHEMA = `furrow_bench_${process.pid}`;
+const PIECE = 256 * 1024;
 
 const server = postgresSettings();
 
@@ -180,6 +183,22 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m] : Math.round((s[m - 1] + s[m]) / 2);
 }
 
+/** COPY data as the loader sends it: each row (plus its newline) written as UTF-8 into 256 KB pieces. */
+function* copyPieces(lines: readonly string[], row: (line: string) => string): Generator<Buffer> {
+  let piece = Buffer.allocUnsafe(PIECE);
+  let used = 0;
+  for (const line of lines) {
+    const text = `${row(line)}\n`;
+    if (used + text.length * 3 > PIECE) {
+      yield piece.subarray(0, used);
+      piece = Buffer.allocUnsafe(Math.max(PIECE, text.length * 3));
+      used = 0;
+    }
+    used += piece.write(text, used);
+  }
+  if (used > 0) yield piece.subarray(0, used);
+}
+
 async function plainCopy(client: pg.Client, table: string, batches: readonly string[][]): Promise<number> {
   const pgType = (type: string) =>
     type === 'json'
@@ -193,11 +212,10 @@ async function plainCopy(client: pg.Client, table: string, batches: readonly str
   await client.query(`CREATE TABLE ${table} (${cols.join(', ')})`);
   const started = performance.now();
   for (const batch of batches) {
-    let data = '';
-    for (const line of batch) data += `${line}\n`;
-    if (data.includes('\\')) data = data.replaceAll('\\', '\\\\');
     await pipeline(
-      Readable.from([data]),
+      Readable.from(
+        copyPieces(batch, (line) => (line.includes('\\') ? line.replaceAll('\\', '\\\\') : line)),
+      ),
       client.query(copyFrom(`COPY ${table} FROM STDIN WITH (FORMAT text, NULL '')`)),
     );
   }
@@ -223,14 +241,19 @@ async function viaLoader(schema: string, batches: readonly string[][]): Promise<
 }
 
 function encodeOnly(batches: readonly string[][]): number {
+  // the entity columns the loader's table has after the first batch, as its direct COPY writes them
+  const columns = new Map<string, string>();
+  for (const line of batches[0]) encodeLine(line, { columns });
+  const entityColumns = [...columns.keys()].sort();
+  const loadTs = '2025-05-12 08:00:00';
   const started = performance.now();
   for (const batch of batches) {
-    const columns = new Map<string, string>();
     let bytes = 0;
-    for (const line of batch) {
+    const rows = copyPieces(batch, (line) => {
       const r = encodeLine(line, { columns });
-      if (r.ok) bytes += copyRow(r.event).length;
-    }
+      return r.ok ? directCopyRow(r.event, entityColumns, loadTs).slice(0, -1) : '';
+    });
+    for (const piece of rows) bytes += piece.length;
     if (bytes === 0) throw new Error('nothing encoded');
   }
   return performance.now() - started;

@@ -71,6 +71,49 @@ export function parseTstamp(value: string): bigint | undefined {
   return BigInt(secs) * 1_000_000n + BigInt(frac);
 }
 
+function digitsAt(v: string, from: number, count: number): number {
+  let n = 0;
+  for (let i = from; i < from + count; i++) {
+    const d = v.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * `parseTstamp(value) !== undefined`, without the regex captures and BigInt arithmetic: every line has
+ * several timestamps, and the check runs on every line the loaders read.
+ */
+export function isTstamp(value: string): boolean {
+  const len = value.length;
+  if (len < 19 || len === 20 || len > 29) return false;
+  const y = digitsAt(value, 0, 4);
+  const mo = digitsAt(value, 5, 2);
+  const d = digitsAt(value, 8, 2);
+  const h = digitsAt(value, 11, 2);
+  const mi = digitsAt(value, 14, 2);
+  const s = digitsAt(value, 17, 2);
+  const sep = value.charCodeAt(10);
+  if (
+    y < 0 ||
+    mo < 1 ||
+    d < 1 ||
+    h < 0 ||
+    mi < 0 ||
+    s < 0 ||
+    value.charCodeAt(4) !== 45 ||
+    value.charCodeAt(7) !== 45 ||
+    (sep !== 32 && sep !== 84) ||
+    value.charCodeAt(13) !== 58 ||
+    value.charCodeAt(16) !== 58
+  )
+    return false;
+  if (len > 19 && (value.charCodeAt(19) !== 46 || digitsAt(value, 20, len - 20) < 0)) return false;
+  if (mo > 12 || h > 23 || mi > 59 || s > 59) return false;
+  return d <= (mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo - 1]);
+}
+
 function isInt(value: string): boolean {
   if (!INT_RE.test(value)) return false;
   const n = +value;
@@ -99,7 +142,8 @@ function jsonError(index: number, value: string): string | undefined {
   } catch (e) {
     return `ParsingFailure: ${(e as Error).message}`;
   }
-  if (LONE_SURROGATE_RE.test(value)) return 'ParsingFailure: lone UTF-16 surrogate escape';
+  if (value.includes('\\u') && LONE_SURROGATE_RE.test(value))
+    return 'ParsingFailure: lone UTF-16 surrogate escape';
   if (!isSelfDescribing(parsed)) return 'DecodingFailure: not a self-describing JSON ({"schema","data"})';
   if (!IGLU_URI_RE.test(parsed.schema))
     return `DecodingFailure at .schema: invalid Iglu URI ${parsed.schema}`;
@@ -143,9 +187,7 @@ function fieldError(index: number, value: string): InvalidValue | undefined {
         ? undefined
         : invalid(index, value, `Cannot parse key ${key} into boolean`);
     case 'tstamp':
-      return parseTstamp(value) !== undefined
-        ? undefined
-        : invalid(index, value, `Cannot parse key ${key} into datetime`);
+      return isTstamp(value) ? undefined : invalid(index, value, `Cannot parse key ${key} into datetime`);
     case 'uuid':
       return UUID_RE.test(value) ? undefined : invalid(index, value, `Cannot parse key ${key} into UUID`);
     case 'json': {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { F, FIELD_COUNT } from '../../protocol/enriched-fields.js';
+import { isTstamp } from '../tsv.js';
 import { checkLine, encodeLine, LOADER_PROCESSOR, parseTstamp, toColumnValues } from './encoder.js';
 
 const CONTEXTS =
@@ -81,6 +82,37 @@ describe('duckdb encoder', () => {
       '2014-01-01 00:00:00.',
     ])
       assert.equal(parseTstamp(bad), undefined, bad);
+  });
+
+  it('isTstamp (the validation fast path) accepts exactly what parseTstamp parses', () => {
+    const seeds = [
+      '2014-02-02 22:01:20.941',
+      '2024-02-29T12:00:00.123456789',
+      '0000-01-01 00:00:00',
+      '2023-02-28 23:59:59.1',
+      '2100-02-29 00:00:00',
+      '2000-02-29 00:00:00',
+    ];
+    const values = new Set<string>(seeds);
+    // Each seed with every position replaced by a few characters, cut short and extended.
+    for (const s of seeds) {
+      for (let i = 0; i < s.length; i++) {
+        for (const c of ['0', '1', '2', '3', '9', '-', ':', ' ', 'T', '.', 'x', '+']) {
+          values.add(s.slice(0, i) + c + s.slice(i + 1));
+        }
+        values.add(s.slice(0, i));
+      }
+      values.add(`${s}0`);
+      values.add(`${s}.5`);
+      values.add(`${s}0123456789`);
+    }
+    let accepted = 0;
+    for (const v of values) {
+      const expected = parseTstamp(v) !== undefined;
+      assert.equal(isTstamp(v), expected, v);
+      if (expected) accepted++;
+    }
+    assert.ok(accepted > 20 && accepted < values.size - 100);
   });
 
   it('NotTSV for a line without tabs, FieldNumberMismatch with the count otherwise', () => {

@@ -47,6 +47,30 @@ describe('postgres encoder', () => {
     assert.ok(!a.has('contexts'));
   });
 
+  it('gives the same atomic text whether it is sliced from the line or re-joined after a rewrite', () => {
+    const base = {
+      app_id: 'shop',
+      contexts: CTX(WEB_PAGE),
+      unstruct_event: UNSTRUCT,
+      derived_contexts: CTX(WEB_PAGE),
+      true_tstamp: '2014-02-02 22:01:21.000',
+    };
+    const plain = ok(line(base)).atomic;
+    assert.equal(
+      plain,
+      line(base)
+        .split('\t')
+        .filter((_, i) => ATOMIC_COLUMNS.some((c) => c.field === i))
+        .join('\t'),
+    );
+    // os_timezone is VARCHAR(50): a longer value forces the re-join path, which must differ only there.
+    const rewritten = ok(line({ ...base, os_timezone: 'x'.repeat(60) })).atomic.split('\t');
+    const at = ATOMIC_COLUMNS.findIndex((c) => c.name === 'os_timezone');
+    assert.equal(rewritten[at], 'x'.repeat(50));
+    rewritten[at] = '';
+    assert.equal(rewritten.join('\t'), plain);
+  });
+
   it('lowercases the event_id used for dedupe', () => {
     assert.equal(ok(line()).eventId, 'c6ef3124-b53a-4b13-a233-0088f79dcbcb');
   });

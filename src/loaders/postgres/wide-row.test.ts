@@ -92,6 +92,26 @@ describe('wide-row scanning', () => {
   it('takes the last of duplicate keys, as JSON.parse does', () => {
     const json = `{"schema":"${CONTEXTS}","data":[{"schema":"iglu:a/b/jsonschema/1-0-0","data":1,"data":2}]}`;
     assert.deepEqual(collect(json), [['iglu:a/b/jsonschema/1-0-0', '2']]);
+    // compact layouts that look like the fast path's until their end
+    const e = (data: string) => `{"schema":"iglu:a/b/jsonschema/1-0-0","data":${data}}`;
+    assert.deepEqual(collect(`{"schema":"${CONTEXTS}","data":[${e('{"x":1}')}],"data":[${e('[2]')}]}`), [
+      ['iglu:a/b/jsonschema/1-0-0', '[2]'],
+    ]);
+    assert.deepEqual(
+      collect(
+        `{"schema":"${CONTEXTS}","data":[{"schema":"iglu:a/b/jsonschema/1-0-0","data":{"x":1},"data":[3]}]}`,
+      ),
+      [['iglu:a/b/jsonschema/1-0-0', '[3]']],
+    );
+    assert.deepEqual(
+      collect(
+        `{"schema":"${CONTEXTS}","data":[${e('{}')},{"schema":"iglu:a\\/c/jsonschema/1-0-0","data":{}}]}`,
+      ),
+      [
+        ['iglu:a/b/jsonschema/1-0-0', '{}'],
+        ['iglu:a/c/jsonschema/1-0-0', '{}'],
+      ],
+    );
   });
 
   it('extracts the self-describing event of an unstruct_event value', () => {

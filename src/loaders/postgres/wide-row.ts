@@ -208,12 +208,81 @@ function selfDescribing(s: string, i: number): { members: Members; end: number }
   }
 }
 
+/** `s[i]` opens an object or array; returns the index after its matching close. */
+function skipContainer(s: string, i: number): number {
+  let depth = 0;
+  const n = s.length;
+  while (i < n) {
+    const ch = s.charCodeAt(i);
+    if (ch === QUOTE) {
+      i = skipString(s, i);
+      continue;
+    }
+    if (ch === OPEN_BRACE || ch === OPEN_BRACKET) depth++;
+    else if ((ch === CLOSE_BRACE || ch === CLOSE_BRACKET) && --depth === 0) return i + 1;
+    i++;
+  }
+  throw new SyntaxError('unterminated container');
+}
+
+const SCHEMA_OPEN = '{"schema":"';
+const DATA_MEMBER = ',"data":';
+
+/**
+ * `{"schema":"<uri without escapes>","data":` at `i`: the index where the data value starts, or -1.
+ * `schema` receives the URI.
+ */
+function compactHead(s: string, i: number, schema: { uri: string }): number {
+  if (!s.startsWith(SCHEMA_OPEN, i)) return -1;
+  const from = i + SCHEMA_OPEN.length;
+  const q = s.indexOf('"', from);
+  if (q < 0 || !s.startsWith(DATA_MEMBER, q + 1)) return -1;
+  const uri = s.slice(from, q);
+  if (uri.includes('\\')) return -1;
+  schema.uri = uri;
+  return q + 1 + DATA_MEMBER.length;
+}
+
+/**
+ * forEachContext for the layout every tracker and Enrich write — no whitespace, `schema` then `data` and
+ * nothing else, object or array data — without the general scanner's per-member bookkeeping (it made up
+ * most of the loader's entity extraction). False, having called nothing, for any other layout.
+ */
+function compactContexts(json: string, fn: (schema: string, data: string) => void): boolean {
+  const schema = { uri: '' };
+  let i = compactHead(json, 0, schema);
+  if (i < 0 || json.charCodeAt(i) !== OPEN_BRACKET) return false;
+  const found: string[] = [];
+  i++;
+  if (json.charCodeAt(i) !== CLOSE_BRACKET) {
+    for (;;) {
+      const dataStart = compactHead(json, i, schema);
+      if (dataStart < 0) return false;
+      const open = json.charCodeAt(dataStart);
+      if (open !== OPEN_BRACE && open !== OPEN_BRACKET) return false;
+      const dataEnd = skipContainer(json, dataStart);
+      if (json.charCodeAt(dataEnd) !== CLOSE_BRACE) return false;
+      found.push(schema.uri, json.slice(dataStart, dataEnd));
+      i = dataEnd + 1;
+      const c = json.charCodeAt(i);
+      if (c === CLOSE_BRACKET) break;
+      if (c !== COMMA) return false;
+      i++;
+    }
+  }
+  // the array must close the top object, or a later duplicate `data` key would win (JSON.parse semantics)
+  if (i + 2 !== json.length || json.charCodeAt(i + 1) !== CLOSE_BRACE) return false;
+  for (let k = 0; k < found.length; k += 2) fn(found[k], found[k + 1]);
+  return true;
+}
+
 /**
  * Calls `fn(schema, rawData)` for each entity of a `contexts`/`derived_contexts` column value
  * (`{"schema":"iglu:…/contexts/…","data":[{"schema":…,"data":…},…]}`), in order. The input must be valid
  * JSON of that shape (as `checkLine` guarantees); otherwise a `SyntaxError` is thrown.
  */
 export function forEachContext(json: string, fn: (schema: string, data: string) => void): void {
+  if (compactContexts(json, fn)) return;
   const top = selfDescribing(json, 0).members;
   if (top.dataStart < 0 || json.charCodeAt(top.dataStart) !== OPEN_BRACKET)
     throw new SyntaxError('contexts: data is not an array');
