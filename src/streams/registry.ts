@@ -4,12 +4,13 @@
  */
 import { EmbeddedStreamEngine } from './embedded/engine.js';
 import type { KafkaStreamsOptions } from './kafka/config.js';
-import { KafkaStreamEngine } from './kafka/engine.js';
 import type { NatsStreamsOptions } from './nats/config.js';
-import { NatsStreamEngine } from './nats/engine.js';
 import type { PubSubStreamsOptions } from './pubsub/config.js';
-import { PubSubStreamEngine } from './pubsub/engine.js';
 import type { StreamEngine } from './types.js';
+
+// The client libraries of the other engines are loaded only when configured: together they took about
+// half of every `furrow` command's start-up (Kafka's option validators compile at import, the Pub/Sub
+// client loads its gRPC stack) and ~10 MB of heap that every full GC then marks.
 
 export interface EngineContext {
   /** the role's data directory (the embedded engine keeps its logs there) */
@@ -30,11 +31,26 @@ const definitions: EngineDefinition[] = [
       return new EmbeddedStreamEngine({ dir: ctx.dataDir, durability: ctx.durability });
     },
   },
-  { kind: 'kafka', create: async (options) => new KafkaStreamEngine((options ?? {}) as KafkaStreamsOptions) },
-  { kind: 'nats', create: (options) => NatsStreamEngine.connect((options ?? {}) as NatsStreamsOptions) },
+  {
+    kind: 'kafka',
+    async create(options) {
+      const { KafkaStreamEngine } = await import('./kafka/engine.js');
+      return new KafkaStreamEngine((options ?? {}) as KafkaStreamsOptions);
+    },
+  },
+  {
+    kind: 'nats',
+    async create(options) {
+      const { NatsStreamEngine } = await import('./nats/engine.js');
+      return NatsStreamEngine.connect((options ?? {}) as NatsStreamsOptions);
+    },
+  },
   {
     kind: 'pubsub',
-    create: (options) => PubSubStreamEngine.connect((options ?? {}) as PubSubStreamsOptions),
+    async create(options) {
+      const { PubSubStreamEngine } = await import('./pubsub/engine.js');
+      return PubSubStreamEngine.connect((options ?? {}) as PubSubStreamsOptions);
+    },
   },
 ];
 
