@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { defaultCollectorConfig } from './config.js';
 import { createSetCookie, setCookieHeaders } from './cookies.js';
 import { queryParam } from './handler.js';
+import { normaliseCookie } from './payload-builder.js';
 
 test('queryParam reads a parameter as URLSearchParams.get does', () => {
   const names = ['nuid', 'u', 'n3pc', 'e'];
@@ -57,4 +59,24 @@ test('the per-request Set-Cookie renderer matches setCookieHeaders across second
         'the expired cookie for anonymous requests',
       );
     }
+});
+
+test('normaliseCookie: the one-regex path for clean headers agrees with the part-by-part rule', () => {
+  const COOKIE_PART = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;
+  const reference = (value: string) => {
+    const parts = value
+      .split(';')
+      .map((p) => p.trim())
+      .filter((p) => p !== '' && COOKIE_PART.test(p));
+    return parts.length === 0 ? null : parts.join(';');
+  };
+  const alphabet = ['a', 'Z', '0', '=', ';', ' ', '  ', '\t', '"', ',', '\\', '.', '-', '\u00a0', 'é'];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...alphabet), { maxLength: 24 }), (chars) => {
+      const v = chars.join('');
+      assert.equal(normaliseCookie(v), reference(v), JSON.stringify(v));
+    }),
+    { numRuns: 5000 },
+  );
+  assert.equal(normaliseCookie('sp=abc; _sp_id.1=x.y'), 'sp=abc;_sp_id.1=x.y');
 });

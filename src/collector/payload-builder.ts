@@ -34,8 +34,13 @@ export const ANONYMOUS_NUID = '00000000-0000-0000-0000-000000000000';
 /** RFC 6265 cookie-octet set (plus `=` between name and value). */
 const COOKIE_PART = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;
 
+/** A header that is nothing but clean parts separated by `;` or `; `: the usual case, one regex test. */
+const CLEAN_COOKIE_HEADER =
+  /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+(?:; ?[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+)*$/;
+
 /** `Cookie: a=b; c=d` → `Cookie: a=b;c=d`, dropping parts with characters outside the cookie-octet set. */
-function normaliseCookie(value: string): string | null {
+export function normaliseCookie(value: string): string | null {
+  if (CLEAN_COOKIE_HEADER.test(value)) return value.includes(' ') ? value.replaceAll('; ', ';') : value;
   const parts = value
     .split(';')
     .map((p) => p.trim())
@@ -50,8 +55,11 @@ export function buildCollectorPayload(req: RequestParts, opts: BuildOptions): Co
   let userAgent: string | undefined;
   let referer: string | undefined;
   let host: string | undefined;
+  const lower: string[] = new Array(raw.length >> 1);
   for (let i = 0; i < raw.length; i += 2) {
-    switch (raw[i].toLowerCase()) {
+    const name = raw[i].toLowerCase();
+    lower[i >> 1] = name;
+    switch (name) {
       case 'sp-anonymous':
         anonymous = true;
         break;
@@ -71,12 +79,12 @@ export function buildCollectorPayload(req: RequestParts, opts: BuildOptions): Co
   }
   const headers: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i].toLowerCase();
-    if (lower === 'cookie') {
+    const name = lower[i >> 1];
+    if (name === 'cookie') {
       if (anonymous) continue;
       const c = normaliseCookie(raw[i + 1]);
       if (c !== null) headers.push(`${raw[i]}: ${c}`);
-    } else if (anonymous && (lower === 'x-forwarded-for' || lower === 'x-real-ip')) continue;
+    } else if (anonymous && (name === 'x-forwarded-for' || name === 'x-real-ip')) continue;
     else headers.push(`${raw[i]}: ${raw[i + 1]}`);
   }
   if (contentType !== undefined) headers.push(contentType);
@@ -117,8 +125,19 @@ export function buildCollectorPayload(req: RequestParts, opts: BuildOptions): Co
   return p;
 }
 
+let lastContentType: string | undefined;
+let lastNormalised = '';
+
 /** Lower case, and exactly one space before `charset`, as enrich compares content types exactly. */
 export function normaliseContentType(ct: string): string {
+  // trackers send one or two distinct values: remember the last
+  if (ct === lastContentType) return lastNormalised;
+  lastContentType = ct;
+  lastNormalised = normaliseContentTypeNow(ct);
+  return lastNormalised;
+}
+
+function normaliseContentTypeNow(ct: string): string {
   return ct
     .toLowerCase()
     .split(';')

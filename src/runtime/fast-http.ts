@@ -36,6 +36,7 @@ const CONTENT_LENGTH_RE = /^\d{1,15}$/;
 /** node:http refuses these in header values (ERR_INVALID_CHAR) */
 const INVALID_VALUE_RE = /[^\t\x20-\x7e\x80-\xff]/;
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const validNames = new Set<string>();
 
 export interface FastPathOptions {
   /** whether this reader answers `method path`; false hands the connection to node:http */
@@ -124,10 +125,14 @@ class FastExchange implements CollectorExchange {
     let hasLength = false;
     let close = this.closeAfter || this.conn.closing;
     const add = (name: string, value: string) => {
-      if (!TOKEN_RE.test(name))
-        throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${name}"]`), {
-          code: 'ERR_INVALID_HTTP_TOKEN',
-        });
+      if (!validNames.has(name)) {
+        if (!TOKEN_RE.test(name))
+          throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${name}"]`), {
+            code: 'ERR_INVALID_HTTP_TOKEN',
+          });
+        // names come from code and configuration, not from requests: the set stays small
+        validNames.add(name);
+      }
       if (INVALID_VALUE_RE.test(value)) throw invalidValue(name);
       const lower = name.length === 14 || name.length === 10 ? name.toLowerCase() : '';
       if (lower === 'content-length') hasLength = true;
