@@ -229,7 +229,11 @@ describe('fast HTTP reader in front of node:http', () => {
 
     const thrower = new Client(s.port);
     thrower.send(get('/throw') + get('/after-throw'));
-    assert.equal((await thrower.response()).status, 500, 'a handler that throws gets a 500, the process lives');
+    assert.equal(
+      (await thrower.response()).status,
+      500,
+      'a handler that throws gets a 500, the process lives',
+    );
     assert.equal(JSON.parse((await thrower.response()).body).url, '/after-throw');
     thrower.close();
 
@@ -254,6 +258,17 @@ describe('fast HTTP reader in front of node:http', () => {
     const took = Date.now() - t0;
     assert.ok(took >= 250, `closed after ${took} ms, before the timeout`);
     await new Promise<void>((r) => own.server.close(() => r()));
+  });
+
+  test('a client that ends its side after a request gets the answer, then the connection ends', {
+    timeout: 10_000,
+  }, async () => {
+    const c = new Client(s.port);
+    c.socket.end(get('/last'));
+    const r = await c.response();
+    assert.equal(JSON.parse(r.body).url, '/last');
+    // without handling the FIN the socket would stay half-open until the 65 s keep-alive timeout
+    await c.closed();
   });
 
   test('Connection: close is honoured, and closing the server ends idle fast connections', async () => {

@@ -123,7 +123,7 @@ class FastExchange implements CollectorExchange {
   respond(status: number, headers: OutgoingHttpHeaders | string[], body?: string | Buffer): void {
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
     let hasLength = false;
-    let close = this.closeAfter || this.conn.closing;
+    let close = this.closeAfter || this.conn.closing || this.conn.peerEnded;
     const add = (name: string, value: string) => {
       if (!validNames.has(name)) {
         if (!TOKEN_RE.test(name))
@@ -176,6 +176,8 @@ class FastConnection {
   /** running while part of a head is here: a head must arrive whole within headersTimeoutMs */
   private headTimer: NodeJS.Timeout | undefined;
   closing = false;
+  /** the client has ended its side: the current answer is the last */
+  peerEnded = false;
   readonly keepAliveHeader: string;
 
   constructor(
@@ -189,6 +191,7 @@ class FastConnection {
     socket.on('timeout', this.onTimeout);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
+    socket.on('end', this.onEnd);
   }
 
   get idle(): boolean {
@@ -208,6 +211,19 @@ class FastConnection {
   private readonly onTimeout = (): void => {
     // an idle keep-alive connection ends; one waiting for its answer (durable storage) is left alone
     if (this.current === undefined) this.socket.destroy();
+  };
+
+  /** The client sent FIN (node:http's server sockets are half-open): answer what is pending, then end. */
+  private readonly onEnd = (): void => {
+    this.peerEnded = true;
+    if (this.current === undefined) {
+      // a whole request may still be buffered (sent just before the FIN): it gets its answer first
+      if (this.buf !== undefined && this.buf.length > 0) this.next();
+      if (this.current === undefined && !this.done) {
+        this.done = true;
+        this.socket.end();
+      }
+    }
   };
 
   private readonly onError = (): void => {
@@ -391,6 +407,7 @@ class FastConnection {
     s.removeListener('timeout', this.onTimeout);
     s.removeListener('error', this.onError);
     s.removeListener('close', this.onClose);
+    s.removeListener('end', this.onEnd);
     s.setTimeout(0);
     clearTimeout(this.headTimer);
     this.front.forget(this);
