@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -240,5 +240,82 @@ test('furrow up: hostile input becomes bad rows or status codes, and the process
     assert.ok(Number(bySchema.tracker_protocol_violations) >= 20, JSON.stringify(bySchema));
     assert.ok(Number(bySchema.collector_payload_format_violation) >= 1, 'non-UUID nuid');
     assert.ok(Number(bySchema.adapter_failures) >= 500, 'empty /i requests');
+  });
+});
+
+test('furrow up with no registry answering: events are accepted, a drain does not wait for what cannot be enriched, and the next start with schemas loads them', async (t) => {
+  const shared = requireShared(t);
+  if (shared === undefined) return;
+  await withDataDir(async (dataDir) => {
+    const deadPort = await freePort();
+    const resolverFile = join(dataDir, 'resolver.json');
+    await writeFile(
+      resolverFile,
+      JSON.stringify({
+        schema: 'iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-3',
+        data: {
+          cacheSize: 100,
+          repositories: [
+            {
+              name: 'nobody home',
+              priority: 0,
+              vendorPrefixes: [],
+              connection: { http: { uri: `http://127.0.0.1:${deadPort}/api` } },
+            },
+          ],
+        },
+      }),
+    );
+    // a drain deadline far beyond what the drain needs: waiting it out would be the failure
+    const configFile = join(dataDir, 'furrow.json');
+    await writeFile(configFile, JSON.stringify({ shutdown: { drainDeadlineMs: 120_000 } }));
+    const eid = randomUUID();
+    const offline = await startFurrow([
+      ...upArgs(shared, dataDir),
+      '--schemas',
+      join(dataDir, 'no-schemas-here'),
+      '--resolver',
+      resolverFile,
+      '--config',
+      configFile,
+    ]);
+    let exit: number | null;
+    let drainMs: number;
+    try {
+      const res = await fetch(`${offline.base}/i?e=pv&p=web&tv=js-3.0.0&aid=offline-drain&eid=${eid}`);
+      assert.equal(res.status, 200, 'accepted and durable although nothing can enrich it yet');
+      await res.arrayBuffer();
+      // let enrich fail a few times in a row
+      await new Promise((r) => setTimeout(r, 2_000));
+    } finally {
+      const t0 = Date.now();
+      exit = await stopFurrow(offline.child, 130_000);
+      drainMs = Date.now() - t0;
+    }
+    assert.equal(exit, 0);
+    assert.ok(
+      drainMs < 60_000,
+      `the drain gave up on enrich instead of waiting out 120 s (took ${drainMs} ms)`,
+    );
+
+    const online = await startFurrow(upArgs(shared, dataDir));
+    try {
+      await poll(async () => {
+        const r = await fetch(`${online.base}/micro/good`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ limit: 10 }),
+        });
+        const good = (await r.json()) as { event: { event_id: string } }[];
+        return good.some((g) => g.event.event_id === eid);
+      });
+    } finally {
+      assert.equal(await stopFurrow(online.child), 0);
+    }
+    const rows = await queryWarehouse(
+      join(dataDir, 'warehouse.duckdb'),
+      `select app_id from atomic.events where event_id = '${eid}'`,
+    );
+    assert.deepEqual(rows, [{ app_id: 'offline-drain' }]);
   });
 });

@@ -39,12 +39,25 @@ export class EnrichStage {
   private running = false;
   private loop: Promise<void> | undefined;
   private idle = true;
+  /** failed attempts of the batch in hand, 0 once a batch succeeds */
+  private failures = 0;
+  /** resolves on stop(): a retry back-off (up to 10 s) does not hold the shutdown */
+  private stopped: Promise<void> = new Promise(() => {});
+  private signalStopped: () => void = () => {};
 
   constructor(private readonly opts: EnrichStageOptions) {}
+
+  /** How many times in a row the current batch has failed (a registry that does not answer, say). */
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopped = new Promise((r) => {
+      this.signalStopped = r;
+    });
     this.sub = this.opts.raw.subscribe(this.opts.group ?? 'enrich');
     this.loop = this.run(this.sub);
   }
@@ -81,9 +94,11 @@ export class EnrichStage {
       try {
         await this.process(batch);
         if (failures > 0) this.opts.log?.info({ failures }, 'enrich: batch done after retries');
+        this.failures = 0;
         return;
       } catch (e) {
         failures++;
+        this.failures = failures;
         // The first failure with its stack; while the same cause persists (a registry that does not
         // answer), one short line per retry with the next delay rather than a stack each time.
         if (failures === 1) this.opts.log?.error({ err: e }, 'enrich: batch failed, retrying');
@@ -94,7 +109,8 @@ export class EnrichStage {
           );
         // Stopping leaves the batch unacknowledged: it is enriched again after the restart.
         if (!this.running) return;
-        await sleep(delay);
+        await Promise.race([sleep(delay), this.stopped]);
+        if (!this.running) return;
         delay = Math.min(delay * 2, 10_000);
       }
     }
@@ -130,6 +146,7 @@ export class EnrichStage {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.signalStopped();
     await this.loop;
     await this.sub?.close();
   }

@@ -50,13 +50,21 @@ export async function openStreams(cfg: FurrowConfig): Promise<Streams> {
 }
 
 /** Resolves true once `group` has consumed everything in `stream`, false at the deadline. */
-export async function caughtUp(stream: Stream, group: string, deadline: number): Promise<boolean> {
+export async function caughtUp(
+  stream: Stream,
+  group: string,
+  deadline: number,
+  giveUp: () => boolean = () => false,
+): Promise<boolean> {
   for (;;) {
     if ((await stream.lag(group)) === 0) return true;
-    if (Date.now() >= deadline) return false;
+    if (Date.now() >= deadline || giveUp()) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** a drain stops waiting for enrich after this many failed attempts in a row (~0.7 s of retries) */
+const STUCK_AFTER_FAILURES = 3;
 
 export interface CollectorRole {
   handler: Handler;
@@ -190,10 +198,18 @@ export async function startEnrichRole(
   return {
     pool,
     async stop(deadline) {
-      const done = await caughtUp(streams.raw, 'enrich', deadline);
+      // Waiting for a stage whose batches keep failing (no registry answers) would only run out the
+      // deadline: the raw records are durable and are enriched after the next start.
+      const stuck = () => stage.consecutiveFailures >= STUCK_AFTER_FAILURES;
+      const done = await caughtUp(streams.raw, 'enrich', deadline, stuck);
       clearInterval(lag);
       await stage.stop();
       await pool.close();
+      if (!done && stuck())
+        log.warn(
+          { failures: stage.consecutiveFailures },
+          'enrich: stopping before catching up, its batches keep failing; the raw events stay in the stream and are enriched after the next start',
+        );
       log.info({ caughtUp: done }, 'enrich: stopped');
     },
   };

@@ -15,7 +15,9 @@ Run the whole pipeline in one process, with nothing else to install:
   Micro API  /micro/good, /micro/bad, /micro/all on the same port
   status     /status (and /status.json), /metrics (Prometheus), /health/live, /health/ready
 Data (spool, streams, warehouse) lives in --data-dir, ./furrow-data by default. Ctrl-C (SIGINT) or
-SIGTERM drains everything in flight into DuckDB, then exits 0.
+SIGTERM drains everything in flight into DuckDB, then exits 0; events that cannot be enriched yet (no
+Iglu registry answers) stay in the raw stream and are loaded after the next start. A second Ctrl-C exits
+at once, losing nothing that was acknowledged.
 
 Options:
 ${SERVER_FLAGS_HELP}
