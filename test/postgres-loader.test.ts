@@ -125,6 +125,23 @@ async function admin<T>(server: DbServer, fn: (c: pg.Client) => Promise<T>): Pro
 
 let serverForCleanup: DbServer | undefined;
 
+/** A loader on a fresh schema, initialised, closed afterwards; skipped when PostgreSQL is absent. */
+async function withLoader(
+  t: TestContext,
+  fn: (c: { loader: PostgresLoader; schema: string; server: DbServer }) => Promise<void>,
+): Promise<void> {
+  const server = await setup(t);
+  if (server === undefined) return;
+  const schema = freshSchema();
+  const loader = open(server, schema);
+  try {
+    await loader.init();
+    await fn({ loader, schema, server });
+  } finally {
+    await loader.close();
+  }
+}
+
 async function setup(t: TestContext): Promise<DbServer | undefined> {
   const server = await requirePostgres(t);
   if (server !== undefined) serverForCleanup = server;
@@ -228,12 +245,7 @@ describe('PostgresLoader (real PostgreSQL)', () => {
   });
 
   it('keeps the self-describing event, big integers and both contexts columns exactly', async (t) => {
-    const server = await setup(t);
-    if (server === undefined) return;
-    const schema = freshSchema();
-    const loader = open(server, schema);
-    try {
-      await loader.init();
+    await withLoader(t, async ({ loader, schema }) => {
       const id = randomUUID();
       const ue = `{"schema":"${UE_SCHEMA}","data":{"schema":"iglu:com.acme/Add-To-Cart/jsonschema/2-1-0","data":{"sku":"a\\tb","big":12345678901234567890123,"qty":2}}}`;
       const ctx = `{"schema":"${CONTEXTS_SCHEMA}","data":[{"schema":"iglu:com.acme/user/jsonschema/1-0-0","data":{"n":1}},{"schema":"iglu:com.acme/user/jsonschema/1-1-0","data":{"n":2}}]}`;
@@ -253,18 +265,11 @@ describe('PostgresLoader (real PostgreSQL)', () => {
         { n: 2, _schema_version: '1-1-0' },
         { _schema_version: '1-0-1' },
       ]);
-    } finally {
-      await loader.close();
-    }
+    });
   });
 
   it('the direct COPY path stores exactly what the staged path stores', async (t) => {
-    const server = await setup(t);
-    if (server === undefined) return;
-    const schema = freshSchema();
-    const loader = open(server, schema);
-    try {
-      await loader.init();
+    await withLoader(t, async ({ loader, schema }) => {
       const ue = `{"schema":"${UE_SCHEMA}","data":{"schema":"iglu:com.acme/cart/jsonschema/1-0-0","data":{"sku":"a\\\\b\\tc","big":12345678901234567890123}}}`;
       const ctx = `{"schema":"${CONTEXTS_SCHEMA}","data":[{"schema":"iglu:com.acme/user/jsonschema/1-0-0","data":{"n":1}}]}`;
       const fields = { [F.unstruct_event]: ue, [F.contexts]: ctx, [F.page_title]: 'back\\slash' };
@@ -288,18 +293,11 @@ describe('PostgresLoader (real PostgreSQL)', () => {
         big: 12345678901234567890123,
       });
       assert.equal(await count(loader, schema, 'bad_rows'), 1);
-    } finally {
-      await loader.close();
-    }
+    });
   });
 
   it('is idempotent: a replayed batch and in-batch duplicates insert nothing twice', async (t) => {
-    const server = await setup(t);
-    if (server === undefined) return;
-    const schema = freshSchema();
-    const loader = open(server, schema);
-    try {
-      await loader.init();
+    await withLoader(t, async ({ loader, schema }) => {
       const batch = lines(200);
       assert.deepEqual(await loader.loadGood(batch), { inserted: 200, rejected: 0 });
       assert.deepEqual(await loader.loadGood(batch), { inserted: 0, rejected: 0 }, 'replay');
@@ -334,9 +332,7 @@ describe('PostgresLoader (real PostgreSQL)', () => {
         [schema],
       );
       assert.equal(idx.n, 1);
-    } finally {
-      await loader.close();
-    }
+    });
   });
 
   it('splits a call into batches bounded by maxRows and maxBytes, one transaction each', async (t) => {
@@ -372,12 +368,7 @@ describe('PostgresLoader (real PostgreSQL)', () => {
   });
 
   it('migrates: a new schema major or vendor adds a jsonb column inside the load; minors share it', async (t) => {
-    const server = await setup(t);
-    if (server === undefined) return;
-    const schema = freshSchema();
-    const loader = open(server, schema);
-    try {
-      await loader.init();
+    await withLoader(t, async ({ loader, schema }) => {
       await loader.loadGood(lines(5));
       const v2 = contexts([{ schema: 'iglu:com.acme/user/jsonschema/2-0-0', data: { plan: 'team' } }]);
       const minor = contexts([{ schema: 'iglu:com.acme/user/jsonschema/1-3-0', data: { plan: 'free' } }]);
@@ -425,9 +416,7 @@ describe('PostgresLoader (real PostgreSQL)', () => {
         [idMinor],
       );
       assert.deepEqual(rowMinor.u, { plan: 'free', _schema_version: '1-3-0' });
-    } finally {
-      await loader.close();
-    }
+    });
   });
 
   it('two loaders racing the same init and the same migrations both succeed', async (t) => {
@@ -469,12 +458,7 @@ describe('PostgresLoader (real PostgreSQL)', () => {
   });
 
   it('malformed lines become loader_parsing_error rows in bad_rows; the rest of the batch loads', async (t) => {
-    const server = await setup(t);
-    if (server === undefined) return;
-    const schema = freshSchema();
-    const loader = open(server, schema);
-    try {
-      await loader.init();
+    await withLoader(t, async ({ loader, schema, server }) => {
       const good = lines(20);
       const ancient = randomUUID();
       const long = randomUUID();
@@ -554,9 +538,7 @@ describe('PostgresLoader (real PostgreSQL)', () => {
       // replaying the same batch stores no bad row twice either
       assert.deepEqual(await loader.loadGood(batch), { inserted: 0, rejected: malformed.length });
       assert.equal(await count(loader, schema, 'bad_rows'), malformed.length);
-    } finally {
-      await loader.close();
-    }
+    });
   });
 
   it('loadBad stores self-describing bad rows with their envelope split out, once', async (t) => {
