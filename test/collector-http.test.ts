@@ -452,6 +452,9 @@ describe('the fast HTTP reader and node:http store and answer alike', () => {
         ['/acme/v1?e=pv', { headers: { 'SP-Anonymous': '*' } }],
         ['/robots.txt', {}],
         ['/nothing/here/at/all', {}],
+        ['/health/live', {}],
+        ['/health/ready', { method: 'HEAD' }],
+        ['/health', { method: 'POST', body: 'x' }],
       ];
       const comparable = (h: Headers) =>
         [...h.entries()]

@@ -29,31 +29,33 @@ export interface HttpServerParts {
   fastHttp?: boolean;
 }
 
-/** Paths answered here or by the prefixed handlers rather than by the collector. */
-function ownPath(path: string, prefixed: boolean): boolean {
-  return (
-    path === '/health' ||
-    path.startsWith('/health/') ||
-    path === '/sink-health' ||
-    path === '/metrics' ||
-    (prefixed && (path.startsWith('/micro') || path.startsWith('/status')))
-  );
+type Route = 'live' | 'ready' | 'metrics' | 'prefixed' | 'collector';
+
+/** Where a request goes: one answer for both HTTP readers, so the fast one claims only collector routes. */
+function routeOf(method: string | undefined, path: string, prefixed: boolean): Route {
+  if (method === 'GET' || method === 'HEAD') {
+    // Liveness never depends on downstreams; readiness does.
+    if (path === '/health' || path === '/health/live') return 'live';
+    if (path === '/health/ready' || path === '/sink-health') return 'ready';
+    if (path === '/metrics') return 'metrics';
+  }
+  if (prefixed && (path.startsWith('/micro') || path.startsWith('/status'))) return 'prefixed';
+  return 'collector';
 }
 
 export function createHttpServer(parts: HttpServerParts): Server {
   const { metrics } = parts;
+  const prefixed = parts.prefixed ?? [];
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      // Liveness never depends on downstreams; readiness does.
-      if (path === '/health' || path === '/health/live') {
+    switch (routeOf(req.method, path, prefixed.length > 0)) {
+      case 'live':
         res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
         metrics.httpRequests.inc({ route: 'health', status: 200 });
         return;
-      }
-      if (path === '/health/ready' || path === '/sink-health') {
+      case 'ready': {
         const ok = parts.ready();
         res
           .writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' })
@@ -61,26 +63,25 @@ export function createHttpServer(parts: HttpServerParts): Server {
         metrics.httpRequests.inc({ route: 'ready', status: ok ? 200 : 503 });
         return;
       }
-      if (path === '/metrics') {
+      case 'metrics':
         metrics.registry.metrics().then(
           (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
           () => res.writeHead(500).end(),
         );
         return;
+      case 'prefixed': {
+        const full = new URL(url, 'http://localhost');
+        (async () => {
+          for (const h of prefixed) if (await h(req, res, full)) return;
+          fallback(req, res);
+        })().catch(() => {
+          if (!res.headersSent) res.writeHead(500).end();
+        });
+        return;
       }
-    }
-    const prefixed = parts.prefixed ?? [];
-    if (prefixed.length > 0 && (path.startsWith('/micro') || path.startsWith('/status'))) {
-      const full = new URL(url, 'http://localhost');
-      (async () => {
-        for (const h of prefixed) if (await h(req, res, full)) return;
+      case 'collector':
         fallback(req, res);
-      })().catch(() => {
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-      return;
     }
-    fallback(req, res);
   });
 
   function fallback(req: IncomingMessage, res: ServerResponse): void {
@@ -96,9 +97,8 @@ export function createHttpServer(parts: HttpServerParts): Server {
   server.headersTimeout = 66_000;
   const collector = parts.collector;
   if (collector?.handle !== undefined && parts.fastHttp !== false) {
-    const hasPrefixed = (parts.prefixed ?? []).length > 0;
     attachFastPath(server, {
-      claims: (_method, path) => !ownPath(path, hasPrefixed),
+      claims: (method, path) => routeOf(method, path, prefixed.length > 0) === 'collector',
       handle: collector.handle,
       keepAliveTimeoutMs: server.keepAliveTimeout,
       headersTimeoutMs: server.headersTimeout,
