@@ -236,7 +236,7 @@ const baseMedian = summarize((max.get('baseline') ?? []).map((r) => r.rps)).medi
 const cpuUs = (r: MaxRun) => (r.serverCpu / r.rps) * 1e6;
 const baseCpuUs = summarize((max.get('baseline') ?? []).map(cpuUs)).median;
 const latency = new Map<string, LatencyRun>();
-const SCENARIOS_LATENCY_EXTRA: Scenario[] = [];
+const latencyOnly: Scenario[] = [];
 for (const s of SCENARIOS) {
   const rate = summarize((max.get(s.name) ?? []).map((r) => r.rps)).median / 2;
   if (!Number.isFinite(rate) || rate <= 0) continue;
@@ -261,7 +261,7 @@ if (postScenario !== undefined && postLatency !== undefined) {
   };
   const r = await latencyRun(ref, postLatency.targetRate);
   latency.set(ref.name, r);
-  SCENARIOS_LATENCY_EXTRA.push(ref);
+  latencyOnly.push(ref);
   process.stderr.write(
     `latency ${ref.name.padEnd(10)} @${fmtInt(postLatency.targetRate)} req/s: achieved ${fmtInt(r.rps)}  p50 ${fmtMs(r.p50Ms)}  p99 ${fmtMs(r.p99Ms)}  p99.9 ${fmtMs(r.p999Ms)} ms  gen ${fmt2(r.genCpu)} core\n`,
   );
@@ -310,7 +310,7 @@ for (const s of SCENARIOS) {
   }
 }
 const latRows: string[][] = [];
-for (const s of [...SCENARIOS, ...SCENARIOS_LATENCY_EXTRA]) {
+for (const s of [...SCENARIOS, ...latencyOnly]) {
   const r = latency.get(s.name);
   if (r === undefined) continue;
   latRows.push([

@@ -55,6 +55,7 @@ export class EnrichStage {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.failures = 0;
     this.stopped = new Promise((r) => {
       this.signalStopped = r;
     });
@@ -89,16 +90,15 @@ export class EnrichStage {
 
   private async processWithRetry(batch: Batch): Promise<void> {
     let delay = 100;
-    let failures = 0;
     for (;;) {
       try {
         await this.process(batch);
+        const failures = this.failures;
         if (failures > 0) this.opts.log?.info({ failures }, 'enrich: batch done after retries');
         this.failures = 0;
         return;
       } catch (e) {
-        failures++;
-        this.failures = failures;
+        const failures = ++this.failures;
         // The first failure with its stack; while the same cause persists (a registry that does not
         // answer), one short line per retry with the next delay rather than a stack each time.
         if (failures === 1) this.opts.log?.error({ err: e }, 'enrich: batch failed, retrying');

@@ -51,6 +51,7 @@ export interface LogFs {
 export const nodeLogFs: LogFs = {
   open: async (path, flags) => {
     const fh = await fsp.open(path, flags);
+    // the FileHandle itself, plus the synchronous write on its descriptor
     const h = fh as unknown as LogFileHandle;
     h.writevSync = (buffers, position) => writevSync(fh.fd, buffers, position);
     return h;
@@ -159,8 +160,9 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** Sparse index granularity: a read starts at most this far before the record it wants. */
 const INDEX_EVERY_BYTES = 16 * 1024;
 const SCAN_CHUNK = 1024 * 1024;
-/** libuv hands at most IOV_MAX buffers to one pwritev. */
+/** upper bound of the records kept in memory for readers (see `SegmentLog.tail`) */
 const TAIL_MAX_BYTES = 8 * 1024 * 1024;
+/** libuv hands at most IOV_MAX buffers to one pwritev. */
 const MAX_IOV = 1024;
 /**
  * With `fsync` durability the active segment is extended with zeros up to this far ahead of its data,
@@ -245,7 +247,8 @@ export class SegmentLog {
    * Records stay only until a reader asks for a later position, and none are kept before any reader
    * has read: a tail that outlives a couple of young-generation GCs gets its records (and the 256 KiB
    * slabs they are cut from) promoted, and on the collector that churn forced a full mark-compact about
-   * every second, each blocking requests for tens of milliseconds (p99 at half rate 36 ms → 12 ms).
+   * every second, each blocking requests for tens of milliseconds (pixel p99 at half rate 55 → 5 ms,
+   * BENCHMARKS.md).
    */
   private tail: LogRecord[] = [];
   private tailStart = 0;
@@ -587,9 +590,9 @@ export class SegmentLog {
     }
     while (left > 0) {
       const slice = rest.length > MAX_IOV ? rest.slice(0, MAX_IOV) : rest;
-      // A write is a copy into the page cache, tens of microseconds. Done on this thread it spares a
-      // thread-pool round trip per flush, which on a busy core was most of the write's latency (the
-      // flush cycle, and so every ack, got ~15-30 % shorter). The fdatasync stays off-thread.
+      // A write is a copy into the page cache (~20 µs for a flush of 25 pixel requests). Done on this
+      // thread it spares a thread-pool round trip per flush, whose wake-ups on a busy core cost more
+      // than the copy. The fdatasync, which waits on the device, stays off-thread.
       const bytesWritten =
         fh.writevSync !== undefined ? fh.writevSync(slice, pos) : (await fh.writev(slice, pos)).bytesWritten;
       if (bytesWritten <= 0) throw new Error(`short write to ${seg.path}`);
