@@ -476,6 +476,15 @@ describe('the fast HTTP reader and node:http store and answer alike', () => {
         assert.equal(a.status, b.status, what);
         assert.deepEqual(comparable(a.headers), comparable(b.headers), what);
         assert.deepEqual(Buffer.from(await a.arrayBuffer()), Buffer.from(await b.arrayBuffer()), what);
+        if (path === '/nothing/here/at/all') {
+          // the one framing difference allowed, and the proof that each server used its own reader
+          assert.equal(a.headers.get('content-length'), '9', 'the fast reader frames by length');
+          assert.equal(
+            b.headers.get('transfer-encoding'),
+            'chunked',
+            'node:http chunks a body without length',
+          );
+        }
       }
       const strip = (p: ReturnType<RecordingSink['stored']>[number]) => {
         const { timestamp: _t, networkUserId, headers, ...rest } = p;
