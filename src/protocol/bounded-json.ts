@@ -23,6 +23,22 @@ const DEPTH_EXCEEDED: BoundedJson = Object.freeze({
   error: 'invalid json: maximum allowed JSON depth exceeded',
 });
 
+/**
+ * `s[i]` is an opening quote: the index after its closing quote (the first one preceded by an even run
+ * of backslashes, found natively with indexOf), or -1 when the string never ends.
+ */
+export function jsonStringEnd(s: string, i: number): number {
+  let from = i + 1;
+  for (;;) {
+    const q = s.indexOf('"', from);
+    if (q === -1) return -1;
+    let k = q - 1;
+    while (s.charCodeAt(k) === 92 /* \ */) k--;
+    if (((q - 1 - k) & 1) === 0) return q + 1;
+    from = q + 1;
+  }
+}
+
 /** The nesting depth of the text's brackets outside strings exceeds `maxDepth` (JSON or not). */
 export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
   let depth = 0;
@@ -30,16 +46,9 @@ export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === 34 /* " */) {
-      // Jump to the closing quote natively: one preceded by an even run of backslashes.
-      let j = i;
-      for (;;) {
-        j = text.indexOf('"', j + 1);
-        if (j === -1) return false;
-        let k = j - 1;
-        while (text.charCodeAt(k) === 92 /* \ */) k--;
-        if (((j - 1 - k) & 1) === 0) break;
-      }
-      i = j;
+      const end = jsonStringEnd(text, i);
+      if (end === -1) return false;
+      i = end - 1;
     } else if (c === 123 /* { */ || c === 91 /* [ */) {
       if (++depth > maxDepth) return true;
     } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;

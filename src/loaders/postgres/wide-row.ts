@@ -21,6 +21,7 @@
  * forEachContext(contextsJson, (schema, data) => …); // data: '{"id":"…"}' exactly as in the line
  */
 import { createHash } from 'node:crypto';
+import { jsonStringEnd } from '../../protocol/bounded-json.js';
 
 export type EntityKind = 'contexts' | 'unstruct_event';
 
@@ -89,7 +90,6 @@ export function entityColumn(kind: EntityKind, schemaUri: string, maxLength = 63
 // ---- raw JSON scanning (input already validated) ----
 
 const QUOTE = 34;
-const BACKSLASH = 92;
 const OPEN_BRACE = 123;
 const CLOSE_BRACE = 125;
 const OPEN_BRACKET = 91;
@@ -108,38 +108,16 @@ function skipWs(s: string, i: number): number {
 
 /** `s[i]` is an opening quote; returns the index after the closing one. */
 function skipString(s: string, i: number): number {
-  let from = i + 1;
-  for (;;) {
-    const q = s.indexOf('"', from);
-    if (q < 0) throw new SyntaxError('unterminated string');
-    let backslashes = 0;
-    for (let b = q - 1; s.charCodeAt(b) === BACKSLASH; b--) backslashes++;
-    if (backslashes % 2 === 0) return q + 1;
-    from = q + 1;
-  }
+  const end = jsonStringEnd(s, i);
+  if (end === -1) throw new SyntaxError('unterminated string');
+  return end;
 }
 
 /** `s[i]` starts a value; returns the index after it. */
 function skipValue(s: string, i: number): number {
   const c = s.charCodeAt(i);
   if (c === QUOTE) return skipString(s, i);
-  if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-    let depth = 0;
-    while (i < s.length) {
-      const ch = s.charCodeAt(i);
-      if (ch === QUOTE) {
-        i = skipString(s, i);
-        continue;
-      }
-      if (ch === OPEN_BRACE || ch === OPEN_BRACKET) depth++;
-      else if (ch === CLOSE_BRACE || ch === CLOSE_BRACKET) {
-        depth--;
-        if (depth === 0) return i + 1;
-      }
-      i++;
-    }
-    throw new SyntaxError('unterminated container');
-  }
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) return skipContainer(s, i);
   while (i < s.length) {
     const ch = s.charCodeAt(i);
     if (ch === COMMA || ch === CLOSE_BRACE || ch === CLOSE_BRACKET || isWs(ch)) break;
