@@ -24,10 +24,6 @@ const INT_RE = /^[+-]?\d{1,10}$/;
 // Java's Double.parseDouble also takes `NaN`, `Infinity`, `1d`, hex floats; Enrich never writes those
 // (BigDecimal/Float.toString output only), so the narrower grammar loses nothing real.
 const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,4})?$/;
-// Enrich writes `yyyy-MM-dd HH:mm:ss.SSS`; the SDK turns spaces into `T` and parses an ISO instant, so
-// `T` and 0–9 fraction digits are accepted as well. DuckDB truncates past microseconds, as the SDK's
-// consumers (Instant → µs warehouses) do.
-const TSTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
 // Java's UUID.fromString accepts short groups (`1-1-1-1-1`); DuckDB's UUID cast does not, and Enrich
 // always writes the canonical form.
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -54,20 +50,16 @@ function daysFromCivil(y: number, m: number, d: number): number {
   return era * 146097 + doe - 719468;
 }
 
-/** µs since the epoch, or `undefined` when the text is not a real UTC date-time. */
+/** µs since the epoch, or `undefined` when the text is not a real UTC date-time (see `isTstamp`). */
 export function parseTstamp(value: string): bigint | undefined {
-  const m = TSTAMP_RE.exec(value);
-  if (m === null) return undefined;
-  const y = +m[1];
-  const mo = +m[2];
-  const d = +m[3];
-  const h = +m[4];
-  const mi = +m[5];
-  const s = +m[6];
-  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
-  if (d > (mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo - 1])) return undefined;
-  const frac = m[7] === undefined ? 0 : +m[7].padEnd(9, '0').slice(0, 6);
-  const secs = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+  if (!isTstamp(value)) return undefined;
+  const secs =
+    daysFromCivil(digitsAt(value, 0, 4), digitsAt(value, 5, 2), digitsAt(value, 8, 2)) * 86400 +
+    digitsAt(value, 11, 2) * 3600 +
+    digitsAt(value, 14, 2) * 60 +
+    digitsAt(value, 17, 2);
+  // up to 9 fraction digits; past microseconds they are cut, as DuckDB does
+  const frac = value.length > 20 ? +value.slice(20, 26).padEnd(6, '0') : 0;
   return BigInt(secs) * 1_000_000n + BigInt(frac);
 }
 
@@ -82,8 +74,10 @@ function digitsAt(v: string, from: number, count: number): number {
 }
 
 /**
- * `parseTstamp(value) !== undefined`, without the regex captures and BigInt arithmetic: every line has
- * several timestamps, and the check runs on every line the loaders read.
+ * `yyyy-MM-dd HH:mm:ss` with an optional `.` and 1–9 fraction digits, a real UTC date-time. Enrich writes
+ * `yyyy-MM-dd HH:mm:ss.SSS`; the SDK turns spaces into `T` and parses an ISO instant, so `T` and 0–9
+ * fraction digits are accepted as well. A character scan: every line has several timestamps, and the
+ * check runs on every line the loaders read.
  */
 export function isTstamp(value: string): boolean {
   const len = value.length;
