@@ -14,8 +14,10 @@
  * @example
  * const store = new MicroStore({ maxEvents: 10_000 });
  * store.addGood(rawEvent, tsvLine);
- * store.good({ event_type: 'page_view', limit: 1 }); // the most recent page view, as Micro's GoodEvent JSON
+ * await store.good({ event_type: 'page_view', limit: 1 }); // the most recent page view, as Micro's GoodEvent JSON
  */
+import { tp1Adapter } from '../enrich/adapters/tp1.js';
+import { tp2Adapter } from '../enrich/adapters/tp2.js';
 import type { CollectorPayload } from '../protocol/collector-payload.js';
 import { F, FIELD_COUNT } from '../protocol/enriched-fields.js';
 import {
@@ -183,7 +185,10 @@ export interface RawSource {
  * the payload (and Iglu for `payload_data`); webhook adapters are few events and are passed as JSON text.
  */
 export function isRebuildable(raw: RawEvent): boolean {
-  return raw.vendor === 'com.snowplowanalytics.snowplow' && (raw.version === 'tp2' || raw.version === 'tp1');
+  return (
+    (raw.vendor === tp2Adapter.vendor && raw.version === tp2Adapter.version) ||
+    (raw.vendor === tp1Adapter.vendor && raw.version === tp1Adapter.version)
+  );
 }
 
 /**

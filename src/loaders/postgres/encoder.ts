@@ -78,7 +78,6 @@ const JSON_FIELDS = [F.contexts, F.unstruct_event, F.derived_contexts];
 /** `\u0000` as a JSON escape, i.e. preceded by an even number of backslashes. */
 const NUL_ESCAPE_RE = /(?<!\\)(?:\\\\)*\\u0000/;
 
-const FIELD_OF_ATOMIC = Array.from(FIELD_OF);
 /** The JSON fields in TSV order; none is the first or last field. */
 const CUTS = [...JSON_FIELDS].sort((a, b) => a - b);
 
@@ -215,7 +214,7 @@ export function encodeLine(line: string, options: EncodeOptions = {}): EncodedLi
         break;
     }
     if (v !== raw) {
-      if (out === undefined) out = FIELD_OF_ATOMIC.map((f) => fields[f]);
+      if (out === undefined) out = Array.from(FIELD_OF, (f) => fields[f]);
       out[c] = v;
     }
   }

@@ -447,13 +447,10 @@ export class PostgresLoader implements Loader {
       // First line wins, as RDB's natural dedupe and dbt's `row_number() … = 1` keep the first.
       const id = r.event.eventId;
       if (seen.has(id) || state.ids.has(id)) continue;
-      if (direct !== undefined && r.event.entities !== null) {
-        let missing = false;
-        for (const col of r.event.entities.keys()) if (!direct.allowed.has(col)) missing = true;
-        if (missing) {
-          state.needsMigration = true;
-          break;
-        }
+      // an entity column the table lacks: this batch goes the staged way, which migrates first
+      if (direct !== undefined && r.event.entities !== null && !allKnown(r.event.entities, direct.allowed)) {
+        state.needsMigration = true;
+        break;
       }
       state.ids.add(id);
       state.rows.push(i);
@@ -563,4 +560,9 @@ export class PostgresLoader implements Loader {
     this.ensureOpen();
     if (!this.initialized) throw new Error('PostgresLoader.init() was not called');
   }
+}
+
+function allKnown(entities: ReadonlyMap<string, unknown>, allowed: ReadonlySet<string>): boolean {
+  for (const col of entities.keys()) if (!allowed.has(col)) return false;
+  return true;
 }

@@ -414,7 +414,8 @@ class PubSubSubscription implements Subscription {
   /**
    * One of `pullConcurrency` loops of unary pulls filling the buffer. A single pull costs a round trip
    * to the server for at most a few hundred messages; several in flight overlap those round trips with
-   * the caller's processing (bench/streams on the emulator: consume + commit 3,005 → 13,348 records/s, BENCHMARKS.md).
+   * the caller's processing (bench/streams: consume + commit on the emulator rose about fourfold when
+   * pulls stopped waiting for each other; current figures in BENCHMARKS.md).
    */
   private async pullLoop(): Promise<void> {
     const cfg = this.engine.config;
