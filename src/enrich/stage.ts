@@ -19,7 +19,8 @@ export interface EnrichStageOptions {
   metrics?: Metrics;
   log?: Logger;
   /** sees every worker result after it is durable (the Micro API's feed in `furrow up`) */
-  onResult?: (r: TaskResult) => void;
+  /** each task's result with the records it enriched (the Micro store keeps events by reference to them) */
+  onResult?: (r: TaskResult, records: readonly Uint8Array[]) => void;
   /** raw records per worker task at most (default 25); a batch is spread over the pool in such tasks */
   taskRecords?: number;
 }
@@ -121,10 +122,10 @@ export class EnrichStage {
     const records = batch.records.map((r) => r.value);
     const n = this.opts.pool.size;
     const chunk = Math.min(this.opts.taskRecords ?? DEFAULT_TASK_RECORDS, Math.ceil(records.length / n));
-    const parts: Promise<TaskResult>[] = [];
+    const tasks: Uint8Array[][] = [];
+    for (let i = 0; i < records.length; i += chunk) tasks.push(records.slice(i, i + chunk));
     const etl = Date.now();
-    for (let i = 0; i < records.length; i += chunk)
-      parts.push(this.opts.pool.run(records.slice(i, i + chunk), etl));
+    const parts = tasks.map((t) => this.opts.pool.run(t, etl));
     const results = await Promise.all(parts);
     const good = results.flatMap((r) => r.good.map((l) => ({ value: encoder.encode(l) })));
     const bad = results.flatMap((r) => r.bad.map((l) => ({ value: encoder.encode(l) })));
@@ -141,7 +142,8 @@ export class EnrichStage {
       m.batchSize.observe({ stage: 'enrich' }, records.length);
       m.batchSeconds.observe({ stage: 'enrich' }, Number(process.hrtime.bigint() - started) / 1e9);
     }
-    if (this.opts.onResult !== undefined) for (const r of results) this.opts.onResult(r);
+    const onResult = this.opts.onResult;
+    if (onResult !== undefined) for (let k = 0; k < results.length; k++) onResult(results[k], tasks[k]);
   }
 
   async stop(): Promise<void> {

@@ -113,7 +113,7 @@ test('events stored by reference answer /micro/good and /micro/bad exactly as ea
     const batch = views(records());
     for (const part of [batch.slice(0, 3), batch.slice(3)]) {
       const result = await pool.run(part, etlMs);
-      storeTaskResult(lazy, result);
+      storeTaskResult(lazy, result, part);
       // Only webhook events cross the thread as JSON; tracker-protocol ones as two numbers each.
       const refs = result.goodRefs ?? [];
       const byJson = refs.filter((_, i) => i % 2 === 1 && refs[i] === -1).length;

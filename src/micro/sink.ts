@@ -23,9 +23,9 @@ export function storeOutputs(store: MicroStore, out: EnrichOutput): void {
  * Puts one enrich worker task's outputs into the store (`furrow up`): by reference to the task's records
  * where the worker gave one (see `TaskResult.goodRefs`), else from the JSON or trace it sent.
  */
-export function storeTaskResult(store: MicroStore, r: TaskResult): void {
-  const { records, goodRefs, badRefs } = r;
-  if (records === undefined || goodRefs === undefined || badRefs === undefined)
+export function storeTaskResult(store: MicroStore, r: TaskResult, records: readonly Uint8Array[]): void {
+  const { goodRefs, badRefs } = r;
+  if (goodRefs === undefined || badRefs === undefined)
     throw new Error('Micro needs traced enrichment output');
   const owned: (Uint8Array | undefined)[] = [];
   const own = (i: number): Uint8Array => {

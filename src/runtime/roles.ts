@@ -11,9 +11,8 @@ import { type CollectorSink, createCollectorHandler } from '../collector/handler
 import { type CollectorSpool, drainOrphanedSpool, Spool } from '../collector/spool.js';
 import { SpoolSink } from '../collector/spool-sink.js';
 import { StreamSpool } from '../collector/stream-spool.js';
-import { EnrichStage } from '../enrich/stage.js';
+import { EnrichStage, type EnrichStageOptions } from '../enrich/stage.js';
 import { WorkerPool } from '../enrich/worker/pool.js';
-import type { TaskResult } from '../enrich/worker/protocol.js';
 import { createLoader } from '../loaders/registry.js';
 import { LoadStage } from '../loaders/stage.js';
 import type { Loader } from '../loaders/types.js';
@@ -159,7 +158,7 @@ export async function startEnrichRole(
   streams: Streams,
   metrics: Metrics,
   log: Logger,
-  opts: { onResult?: (r: TaskResult) => void; trace?: boolean } = {},
+  opts: { onResult?: EnrichStageOptions['onResult']; trace?: boolean } = {},
 ): Promise<EnrichRole> {
   const pool = new WorkerPool({
     size: cfg.enrich.workers,

@@ -48,7 +48,7 @@ export async function startUpApp(cfg: FurrowConfig, log: Logger): Promise<UpApp>
   const collector = await startCollectorRole(cfg, streams, metrics, log);
   const enrich = await startEnrichRole(cfg, streams, metrics, log, {
     trace: store !== undefined,
-    onResult: store === undefined ? undefined : (r) => storeTaskResult(store, r),
+    onResult: store === undefined ? undefined : (r, records) => storeTaskResult(store, r, records),
   });
   const load = await startLoadRole(cfg, streams, metrics, log);
 

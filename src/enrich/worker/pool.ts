@@ -66,10 +66,7 @@ export class WorkerPool {
           if (task === undefined) return;
           slot.inFlight.delete(m.id);
           if (m.error !== undefined) task.reject(new Error(m.error));
-          else {
-            m.records = task.records;
-            task.resolve(m);
-          }
+          else task.resolve(m);
         }
       });
       worker.on('error', (e) => this.replace(slot, e.message));

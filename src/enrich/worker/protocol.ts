@@ -76,8 +76,6 @@ export interface TaskResult {
   badRefs?: number[];
   badRaw?: BadTrace[];
   error?: string;
-  /** the task's input records, attached by the pool on the main thread (never posted back) */
-  records?: Uint8Array[];
 }
 
 export type WorkerMessage =
