@@ -6,25 +6,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SegmentLog } from '../src/streams/embedded/segment-log.js';
+import { tempDirs } from './helpers/temp-dirs.js';
 
 // resolved beside this file so it works from dist/ and from any other outDir
 const CHILD = fileURLToPath(new URL('./fixtures/spool-crash-child.js', import.meta.url));
 const KILLS = 5;
 
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
-});
-async function tmp(): Promise<string> {
-  const d = await fsp.mkdtemp(join(tmpdir(), 'furrow-crash-'));
-  dirs.push(d);
-  return d;
-}
+const tmp = tempDirs('furrow-crash-');
 
 interface Run {
   lines: string[];

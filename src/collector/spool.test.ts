@@ -1,22 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
+import { tempDirs } from '../../test/helpers/temp-dirs.js';
 import { SegmentLog } from '../streams/embedded/segment-log.js';
 import type { OutRecord, Stream, Subscription } from '../streams/types.js';
 import { drainOrphanedSpool, Spool, SpoolClosedError, SpoolFullError } from './spool.js';
 
-const dirs: string[] = [];
-async function tmp(): Promise<string> {
-  const d = await fsp.mkdtemp(join(tmpdir(), 'furrow-spool-'));
-  dirs.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('furrow-spool-');
 
 type Mode = 'ok' | 'fail' | 'hang';
 

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import * as fsp from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
+import { tempDirs } from '../../test/helpers/temp-dirs.js';
 import { loadConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { createMetrics } from '../runtime/metrics.js';
@@ -13,15 +12,7 @@ import { SegmentLog } from '../streams/embedded/segment-log.js';
 import { Spool, SpoolClosedError, SpoolFullError } from './spool.js';
 import { StreamSpool } from './stream-spool.js';
 
-const dirs: string[] = [];
-async function tmp(): Promise<string> {
-  const d = await fsp.mkdtemp(join(tmpdir(), 'furrow-stream-spool-'));
-  dirs.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('furrow-stream-spool-');
 
 const enc = (s: string) => Buffer.from(s);
 

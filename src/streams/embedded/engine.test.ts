@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
+import { tempDirs } from '../../../test/helpers/temp-dirs.js';
 import type { Batch } from '../types.js';
 import { decodeRecord, EmbeddedStreamEngine, encodeRecord } from './engine.js';
 
-const dirs: string[] = [];
-async function tmp(): Promise<string> {
-  const d = await fsp.mkdtemp(join(tmpdir(), 'furrow-engine-'));
-  dirs.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('furrow-engine-');
 
 const rec = (s: string, key?: string) => ({ key, value: Buffer.from(s) });
 const values = (b: Batch) => b.records.map((r) => Buffer.from(r.value).toString());

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
+import { tempDirs } from '../../../test/helpers/temp-dirs.js';
 import { crc32, crc32Fallback, decodeFrame, encodeFrame, FRAME_HEADER_BYTES } from './frame.js';
 import {
   LogCorruptError,
@@ -16,15 +16,7 @@ import {
   segmentFileName,
 } from './segment-log.js';
 
-const dirs: string[] = [];
-async function tmp(): Promise<string> {
-  const d = await fsp.mkdtemp(join(tmpdir(), 'furrow-seglog-'));
-  dirs.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('furrow-seglog-');
 
 const enc = (s: string) => Buffer.from(s);
 const texts = (recs: { payload: Buffer }[]) => recs.map((r) => r.payload.toString());
