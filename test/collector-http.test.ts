@@ -450,6 +450,10 @@ describe('the fast HTTP reader and node:http store and answer alike', () => {
         ['/r/tp2?u=https%3A%2F%2Fexample.com%2Fp&e=pv', { redirect: 'manual' }],
         ['/r/tp2?u=https%3A%2F%2Fexample.com%2F%0D%0AX-Injected%3A%201', { redirect: 'manual' }],
         ['/acme/v1?e=pv', { headers: { 'SP-Anonymous': '*' } }],
+        // an ASCII head whose network user id decodes to non-ASCII text
+        ['/i?e=pv&nuid=%C3%A9t%C3%A9', { headers: { Cookie: cookie } }],
+        // bytes past ASCII in the head (sent as they are, one byte a character)
+        ['/i?e=pv', { headers: { Referer: 'https://x.example/caf\u00e9', 'User-Agent': 'UA \u00ff' } }],
         ['/robots.txt', {}],
         ['/nothing/here/at/all', {}],
         ['/health/live', {}],
@@ -492,10 +496,21 @@ describe('the fast HTTP reader and node:http store and answer alike', () => {
         return {
           ...rest,
           headers: headers?.map((h) => h.replace(/^host: 127\.0\.0\.1:\d+$/, 'host: <server>')),
-          nuid: networkUserId?.startsWith('6f1a52c4') ? networkUserId : 'new',
+          nuid:
+            /^[0-9a-f-]{36}$/.test(networkUserId ?? '') && !networkUserId?.startsWith('6f1a52c4')
+              ? 'new'
+              : networkUserId,
         };
       };
       assert.deepEqual(fast.sink.stored().map(strip), node.sink.stored().map(strip));
+      const stored = fast.sink.stored();
+      assert.ok(
+        stored.some((p) => p.networkUserId === 'été'),
+        'a decoded nuid is stored as text',
+      );
+      assert.ok(
+        stored.some((p) => p.refererUri === 'https://x.example/caf\u00e9' && p.userAgent === 'UA \u00ff'),
+      );
       assert.ok(fast.sink.stored().length >= 5);
     } finally {
       await fast.close();

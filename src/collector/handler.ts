@@ -50,6 +50,7 @@ const ROBOTS =
   'User-agent: *\nDisallow: /\n\nUser-agent: Googlebot\nDisallow: /\n\nUser-agent: AdsBot-Google\nDisallow: /\n';
 const NO_CACHE = 'no-cache, no-store, must-revalidate';
 const TWO_SEGMENTS = /^\/[^/]+\/[^/]+$/;
+const ASCII = /^[\x00-\x7f]*$/;
 
 /** A body over the collector's `dropPayloadSize`: answered 413, and the connection is closed. */
 export class BodyTooLarge extends Error {}
@@ -65,6 +66,8 @@ export interface CollectorExchange {
   /** `rawHeaders` as node:http gives them: name, value, name, value… with the original casing */
   readonly rawHeaders: readonly string[];
   readonly remoteAddress: string | undefined;
+  /** true when the request line and headers arrived as ASCII bytes (the fast reader checks; node:http's adapter does not) */
+  readonly asciiHead?: boolean;
   /** a request header by lower-case name, with duplicates joined as node:http joins them */
   header(name: string): string | undefined;
   /** the whole body; rejects with BodyTooLarge past `limit` bytes, with an Error after `timeoutMs` */
@@ -205,6 +208,7 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): Collector
   // with the embedded raw stream the spool frames records allocated from it in place (no copy)
   const alloc = opts.sink.alloc ?? new Slab().alloc;
   const pixelLength = String(PIXEL.length);
+  const collectorAscii = ASCII.test(cfg.name);
   // Trackers on one site send the same Origin on every request: parse it once, not per request.
   let lastOrigin: string | undefined;
   let lastAllow = allowOrigin(undefined);
@@ -302,7 +306,11 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): Collector
         },
         { collector: cfg.name, timestamp },
       );
-      const bytes = encodeCollectorPayloadWith(payload, alloc, bodyUtf8);
+      // Every string of the payload but the body comes from the request head, the peer address or the
+      // configuration, except a network user id percent-decoded from the query string: with an ASCII
+      // head, a checked name and id they are all ASCII, and the encoder copies them without measuring.
+      const ascii = ex.asciiHead === true && collectorAscii && ASCII.test(nuid);
+      const bytes = encodeCollectorPayloadWith(payload, alloc, bodyUtf8, ascii);
       const sized = sizeCheck(payload, bytes, cfg.networking, processor, timestamp);
       try {
         if (sized.records.length > 0) {

@@ -357,3 +357,29 @@ test('a body given as its UTF-8 bytes encodes exactly as the string', () => {
     encodeCollectorPayload({ ...noBody, body: 'x' }),
   );
 });
+
+test('ascii mode writes the same bytes as the general encoder for every ASCII payload', () => {
+  const ascii = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)) });
+  fc.assert(
+    fc.property(
+      fc.record({
+        ipAddress: ascii,
+        userAgent: fc.option(ascii, { nil: undefined }),
+        refererUri: fc.option(ascii, { nil: undefined }),
+        querystring: ascii,
+        headers: fc.array(ascii, { maxLength: 6 }),
+        hostname: fc.option(ascii, { nil: undefined }),
+        networkUserId: fc.option(ascii, { nil: undefined }),
+        // the body is never taken as ASCII: any text
+        body: fc.option(fc.string({ unit: 'binary' }), { nil: undefined }),
+      }),
+      (parts) => {
+        const p: CollectorPayload = { ...FULL, ...parts };
+        for (const k of Object.keys(p) as (keyof CollectorPayload)[]) if (p[k] === undefined) delete p[k];
+        const general = encodeCollectorPayload(p);
+        assert.deepEqual(encodeCollectorPayloadWith(p, Buffer.allocUnsafe, undefined, true), general);
+        assert.deepEqual(decodeCollectorPayload(general), p);
+      },
+    ),
+  );
+});

@@ -283,6 +283,14 @@ export class ThriftWriter {
     this.pos = at + 4 + n;
   }
 
+  /** An ASCII-only string (the caller checked, and sized the buffer with its length): one byte a character. */
+  writeAsciiString(s: string): void {
+    const at = this.pos;
+    const n = this.buf.write(s, at + 4, 'latin1');
+    this.buf.writeInt32BE(n, at);
+    this.pos = at + 4 + n;
+  }
+
   /** A string already encoded as UTF-8 (the caller sized the buffer with its length). */
   writeStringBytes(b: Uint8Array): void {
     this.buf.writeInt32BE(b.length, this.pos);

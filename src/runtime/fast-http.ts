@@ -16,6 +16,8 @@
  * Requests on one connection are answered in order: the next head is read only once the current
  * response is written (pipelined bytes wait, with the socket paused past a small bound).
  */
+
+import { isAscii } from 'node:buffer';
 import { type OutgoingHttpHeaders, type Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { BodyTooLarge, type CollectorExchange } from '../collector/handler.js';
@@ -95,6 +97,7 @@ class FastExchange implements CollectorExchange {
     private readonly lowerNames: string[],
     readonly bodyLength: number,
     readonly closeAfter: boolean,
+    readonly asciiHead: boolean,
   ) {
     this.bodyLeft = bodyLength;
   }
@@ -266,7 +269,8 @@ class FastConnection {
         else this.handOff();
         return;
       }
-      const ex = this.parse(buf.toString('latin1', 0, end));
+      const head = buf.subarray(0, end);
+      const ex = this.parse(head.toString('latin1'), isAscii(head));
       if (ex === undefined) {
         this.handOff();
         return;
@@ -284,7 +288,7 @@ class FastConnection {
     }
   }
 
-  private parse(head: string): FastExchange | undefined {
+  private parse(head: string, ascii: boolean): FastExchange | undefined {
     const m = HEAD_RE.exec(head);
     if (m === null) return undefined;
     const method = m[1];
@@ -327,7 +331,7 @@ class FastConnection {
       at = eol + 2;
     }
     if (method === 'POST' ? contentLength === undefined : (contentLength ?? 0) !== 0) return undefined;
-    return new FastExchange(this, method, url, rawHeaders, lowerNames, contentLength ?? 0, close);
+    return new FastExchange(this, method, url, rawHeaders, lowerNames, contentLength ?? 0, close, ascii);
   }
 
   takeBody(ex: FastExchange, timeoutMs: number): Promise<Buffer> {

@@ -125,6 +125,45 @@ test('group commit: concurrent appends share fdatasyncs', async () => {
   await log.close();
 });
 
+test('fdatasync runs on the event loop while the disk is fast, in the thread pool after a slow one', async () => {
+  const dir = await tmp();
+  const kinds: string[] = [];
+  let slowNext = false;
+  const observed: LogFs = {
+    ...nodeLogFs,
+    open: async (p, flags) => {
+      const fh = await nodeLogFs.open(p, flags);
+      return wrap(fh, {
+        writevSync: fh.writevSync,
+        datasync: () => {
+          kinds.push('pool');
+          return fh.datasync();
+        },
+        datasyncSync: () => {
+          kinds.push('inline');
+          fh.datasyncSync!();
+          // a disk that stalls: 15 ms, longer than an inline sync may take
+          if (slowNext) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15);
+          slowNext = false;
+        },
+      });
+    },
+  };
+  const log = await SegmentLog.open(dir, { fs: observed });
+  kinds.length = 0;
+  // appends made in one turn of the loop share one inline flush
+  await Promise.all([log.append([enc('a')]), log.append([enc('b')]), log.append([enc('c')])]);
+  assert.deepEqual(kinds, ['inline']);
+  slowNext = true;
+  await log.append([enc('d')]);
+  await log.append([enc('e')]);
+  await log.append([enc('f')]);
+  assert.deepEqual(kinds, ['inline', 'inline', 'pool', 'inline'], 'one pooled sync after the slow one');
+  assert.equal(log.stats().fsyncs, 4);
+  assert.deepEqual(texts(await log.read(0, 10)), ['a', 'b', 'c', 'd', 'e', 'f']);
+  await log.close();
+});
+
 test('durability os: no fdatasync at all', async () => {
   const dir = await tmp();
   const log = await SegmentLog.open(dir, { durability: 'os' });
