@@ -47,5 +47,5 @@ VOLUME ["/var/lib/furrow", "/tmp"]
 EXPOSE 8080
 # `furrow` is /app/bin/furrow.js run by the image's node; tini reaps children and forwards SIGTERM, so the
 # graceful drain (src/runtime/lifecycle.ts) runs on `docker stop` and on pod termination.
-ENTRYPOINT ["/usr/bin/tini", "--", "/nodejs/bin/node", "/app/bin/furrow.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/nodejs/bin/node", "--single-threaded-gc", "/app/bin/furrow.js"]
 CMD ["up"]

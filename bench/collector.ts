@@ -15,7 +15,8 @@
  * Maximum rate: wrk (closed loop, -t1, 50 connections; 200 for POST), `--reps` interleaved repetitions
  * (baseline, pixel, post-fsync, post-os, then again), each after a 1 s warm-up on a fresh process and
  * data directory; medians with min–max. Latency: one fixed-rate run per scenario at half its median
- * maximum with autocannon (`overallRate`, coordinated-omission corrected), same pinning.
+ * maximum with the fixed-rate runner (bench/lib/fixed-rate.ts: open loop, latency from each request's due
+ * time), same pinning.
  * Also recorded: server CPU (cores, from /proc), generator CPU (flagged "generator-bound" above 0.9 of a
  * core), peak RSS of the server (VmHWM), non-2xx answers. Targets (spec §3.2): pixel ≥ 0.6× baseline,
  * durable POST c200 ≥ 0.45× baseline, p99 < 20 ms at half the maximum rate, RSS < 300 MB.
@@ -27,7 +28,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type AutocannonRunResult, runAutocannon } from './lib/autocannon.js';
+import { type FixedRateResult, runFixedRate } from './lib/fixed-rate.js';
 import { pixelHeaders, pixelPath, postHeaders, TP2_PATH, tp2Body } from './lib/payloads.js';
 import { formatLoad, hasTaskset, machineInfo } from './lib/proc.js';
 import { type Check, printTargets, writeJsonReport } from './lib/report.js';
@@ -144,7 +145,7 @@ interface MaxRun extends WrkResult {
   serverCpu: number;
   hwmMb: number;
 }
-interface LatencyRun extends AutocannonRunResult {
+interface LatencyRun extends FixedRateResult {
   targetRate: number;
   serverCpu: number;
   hwmMb: number;
@@ -195,7 +196,7 @@ async function latencyRun(s: Scenario, rate: number): Promise<LatencyRun> {
     if (WARMUP > 0) await runWrk(wrkOptions(s, server.url, WARMUP));
     const cpu0 = server.cpuSeconds();
     const t0 = performance.now();
-    const r = await runAutocannon({
+    const r = await runFixedRate({
       url: `${server.url}${s.path}`,
       connections: s.connections,
       seconds: LATENCY_SECONDS,
@@ -325,6 +326,7 @@ for (const s of [...SCENARIOS, ...latencyOnly]) {
     fmtMs(r.maxMs),
     fmt2(r.serverCpu),
     `${fmt2(r.genCpu)}${r.genCpu > 0.9 ? ' (generator-bound)' : ''}`,
+    fmtInt(r.lateSends),
     String(r.non2xx + r.errors + r.timeouts),
   ]);
   if (s.latencyTarget)
@@ -364,7 +366,7 @@ console.log(
   markdownTable(['scenario', 'what', ...Array.from({ length: REPS }, (_, i) => `r${i + 1}`)], repRows),
 );
 console.log(
-  `\n## Fixed rate at half the median maximum (autocannon overallRate, ${LATENCY_SECONDS} s, latency from schedule time)\n`,
+  `\n## Fixed rate at half the median maximum (bench/lib/fixed-rate.ts, open loop, ${LATENCY_SECONDS} s, latency from each request's due time)\n`,
 );
 console.log(
   markdownTable(
@@ -380,6 +382,7 @@ console.log(
       'max ms',
       'server CPU',
       'gen CPU',
+      'sent > 2 ms late',
       'errors',
     ],
     latRows,

@@ -10,6 +10,7 @@
  * await s.stop();
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LIB_DIR, procCpuSeconds, procMemory, spawnPinned, stopChild, waitForOutput } from './proc.js';
 
@@ -56,7 +57,18 @@ export function startBaseline(opts: { core?: number } = {}): Promise<Server> {
   return wrap(child, 10_000);
 }
 
-/** `furrow <args>` from the same build as the bench (bench/lib/furrow-cli.ts). */
+/**
+ * The node flags on the first line of `bin/furrow.js` (`#!/usr/bin/env -S node <flags>`), the launcher
+ * users run: the bench starts the CLI with the same flags, so it measures what they get.
+ */
+export function launcherNodeFlags(): string[] {
+  const first = readFileSync(join(LIB_DIR, '..', '..', '..', 'bin', 'furrow.js'), 'utf8').split('\n', 1)[0];
+  const m = /^#!\/usr\/bin\/env(?: -S)? node((?: \S+)*)$/.exec(first);
+  if (m === null) throw new Error(`bin/furrow.js does not start with a node shebang: ${first}`);
+  return m[1].split(' ').filter((f) => f !== '');
+}
+
+/** `furrow <args>` from the same build as the bench (bench/lib/furrow-cli.ts), with the launcher's node flags. */
 export function startFurrow(
   args: string[],
   opts: { core?: number; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
@@ -64,7 +76,7 @@ export function startFurrow(
   const child = spawnPinned(
     opts.core,
     process.execPath,
-    [...(opts.nodeArgs ?? []), join(LIB_DIR, 'furrow-cli.js'), ...args],
+    [...launcherNodeFlags(), ...(opts.nodeArgs ?? []), join(LIB_DIR, 'furrow-cli.js'), ...args],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   return wrap(child, 60_000);
