@@ -8,9 +8,11 @@
  * has deleted everything before it.
  *
  * Durability: `append` resolves only after its frames are written and (with `durability: 'fsync'`)
- * `fdatasync`ed. Appends arriving while a write+fdatasync is in flight are queued and go out together as
- * soon as it returns (group commit), so the number of fdatasyncs follows the disk's latency, not the
- * request rate, and nothing waits on a timer. Readers only ever see records whose flush completed.
+ * `fdatasync`ed. Appends arriving while a flush is in flight are queued and go out together as soon as it
+ * returns (group commit), so the number of fdatasyncs follows the disk's latency, not the request rate,
+ * and nothing waits on a timer. While the disk answers fast the fdatasync runs on the event loop itself
+ * and a flush takes everything appended by the end of the loop turn (see INLINE_SYNC_MAX_MS); after a
+ * slow one it runs in the thread pool. Readers only ever see records whose flush completed.
  *
  * Crash recovery on open: every segment is scanned and each frame's length, CRC and seq checked. A bad
  * frame in the last segment is a torn write (the process or machine died mid-flush, so nothing from
