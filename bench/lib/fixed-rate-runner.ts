@@ -43,7 +43,9 @@ const requestBytes = (() => {
   for (const [k, v] of Object.entries(opts.headers ?? {})) head += `${k}: ${v}\r\n`;
   if (body !== undefined) head += `Content-Length: ${body.length}\r\n`;
   head += '\r\n';
-  return body === undefined ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), body]);
+  return body === undefined
+    ? Buffer.from(head, 'latin1')
+    : Buffer.concat([Buffer.from(head, 'latin1'), body]);
 })();
 
 const interval = 1000 / opts.rate;
@@ -185,7 +187,9 @@ await new Promise<void>((resolve) => {
   const check = () => {
     if (idle.length === conns.length) resolve();
     else if (performance.now() > until) {
-      process.stderr.write(`fixed-rate runner: ${idle.length} of ${conns.length} connections to ${url.host} opened\n`);
+      process.stderr.write(
+        `fixed-rate runner: ${idle.length} of ${conns.length} connections to ${url.host} opened\n`,
+      );
       process.exit(1);
     } else setTimeout(check, 5);
   };
@@ -213,7 +217,8 @@ const wall = (performance.now() - wall0) / 1000;
 for (const c of conns) c.socket.destroy();
 
 const lat = latencies.subarray(0, recorded).sort();
-const pct = (p: number) => (lat.length === 0 ? 0 : lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]);
+const pct = (p: number) =>
+  lat.length === 0 ? 0 : lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)];
 const round = (v: number) => Math.round(v * 100) / 100;
 const seconds = (lastDone - (t0 + warmup * interval)) / 1000;
 process.stdout.write(
