@@ -61,7 +61,17 @@ test('records allocated from the spool are framed in place and read back intact,
   // neighbours in the slab must not bleed into each other's frames
   await spool.append([own('first'), enc('foreign'), own('second')]);
   await spool.append(own(''));
-  await spool.append(own('third'));
+  // the record just allocated goes to the log as the same memory, flags byte in front (no copy)
+  const seen: Uint8Array[] = [];
+  const append = raw.log.append.bind(raw.log);
+  raw.log.append = (payloads, ts) => {
+    seen.push(...payloads);
+    return append(payloads, ts);
+  };
+  const third = own('third');
+  await spool.append(third);
+  assert.equal(seen[0].buffer, third.buffer);
+  assert.equal(seen[0].byteOffset, third.byteOffset - 1);
   await engine.close();
   const again = new EmbeddedStreamEngine({ dir });
   assert.deepEqual(await consumeAll(again), ['first', 'foreign', 'second', '', 'third']);

@@ -51,8 +51,13 @@ export class StreamSpool implements CollectorSpool {
   private counters = { appended: 0, rejected: 0 };
   /** the log keeps recent records in memory for its readers: their buffers come and go in order */
   private readonly slab = new Slab();
-  /** buffers from `alloc`, each preceded by the stream record's flags byte */
-  private readonly prefixed = new WeakSet<Uint8Array>();
+  /**
+   * The last buffer from `alloc` and the same bytes with the flags byte in front. The collector appends
+   * a record right after encoding it, so remembering one is enough (a WeakSet of every such buffer cost
+   * an ephemeron entry per request for the GC to trace); any other buffer is copied.
+   */
+  private lastAlloc?: Uint8Array;
+  private lastFramed?: Buffer;
 
   constructor(
     private readonly log: SegmentLog,
@@ -72,7 +77,8 @@ export class StreamSpool implements CollectorSpool {
     const b = this.slab.alloc(size + 1);
     b[0] = 0;
     const v = b.subarray(1);
-    this.prefixed.add(v);
+    this.lastAlloc = v;
+    this.lastFramed = b;
     return v;
   };
 
@@ -84,9 +90,12 @@ export class StreamSpool implements CollectorSpool {
     for (let i = 0; i < list.length; i++) {
       // the embedded stream's record layout, without a key (the spool's forwarder never sent one)
       const v = list[i];
-      out[i] = this.prefixed.has(v)
-        ? Buffer.from(v.buffer, v.byteOffset - 1, v.length + 1)
-        : encodeRecordWith({ value: v }, this.slab.alloc);
+      if (v === this.lastAlloc) {
+        out[i] = this.lastFramed!;
+        // the slab is not held past this append
+        this.lastAlloc = undefined;
+        this.lastFramed = undefined;
+      } else out[i] = encodeRecordWith({ value: v }, this.slab.alloc);
       bytes += FRAME_HEADER_BYTES + out[i].length;
     }
     if (this.log.usedBytes + bytes > this.maxBytes) {

@@ -12,6 +12,8 @@ async function answer(ex: CollectorExchange, via: string): Promise<void> {
     ex.respond(302, ['Location', 'https://example.com/\r\nSet-Cookie: x=1']);
     return;
   }
+  // an answer that waits longer than the short keep-alive timeout below (a slow durable write)
+  if (path === '/slow') await new Promise((r) => setTimeout(r, 600));
   let body = '';
   if (ex.method === 'POST' && path !== '/ignore-body') {
     try {
@@ -33,7 +35,10 @@ async function answer(ex: CollectorExchange, via: string): Promise<void> {
   ex.respond(200, ['Content-Type', 'application/json'], JSON.stringify(seen));
 }
 
-function start(headersTimeoutMs = 66_000): Promise<{ server: Server; port: number }> {
+function start(
+  headersTimeoutMs = 66_000,
+  keepAliveTimeoutMs = 65_000,
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/health') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('node-health');
@@ -50,7 +55,7 @@ function start(headersTimeoutMs = 66_000): Promise<{ server: Server; port: numbe
         if (!ex.responded) ex.respond(500, [], 'Internal Server Error');
       });
     },
-    keepAliveTimeoutMs: 65_000,
+    keepAliveTimeoutMs,
     headersTimeoutMs,
   });
   return new Promise((resolve) =>
@@ -243,6 +248,24 @@ describe('fast HTTP reader in front of node:http', () => {
     assert.equal(bad.status, 500, 'a CR/LF in a header value is refused as node:http refuses it');
     assert.equal(bad.headers['set-cookie'], undefined);
     inj.close();
+  });
+
+  test('the keep-alive timeout ends idle connections, never one whose answer is still coming', {
+    timeout: 20_000,
+  }, async () => {
+    const own = await start(66_000, 200);
+    const c = new Client(own.port);
+    // answered after 600 ms, three keep-alive timeouts: the connection must survive the wait
+    c.send(get('/slow'));
+    assert.equal((await c.response()).status, 200);
+    // and it is still usable right after, then closes once idle for the timeout
+    c.send(get('/x'));
+    assert.equal((await c.response()).status, 200);
+    const t0 = Date.now();
+    await c.closed();
+    const idle = Date.now() - t0;
+    assert.ok(idle >= 150 && idle < 5_000, `closed after ${idle} ms idle`);
+    await new Promise<void>((r) => own.server.close(() => r()));
   });
 
   test('a head that trickles in is cut off after headersTimeout, however active the connection', {

@@ -276,8 +276,10 @@ class FastConnection {
         return;
       }
       this.buf = rest(buf, end + 4);
+      // The keep-alive timer stays armed (every read and write restarts it); onTimeout leaves a
+      // connection with a request in flight alone. Disarming and re-arming it per request was ~1 % of
+      // the collector's allocations.
       this.current = ex;
-      this.socket.setTimeout(0);
       try {
         this.front.opts.handle(ex);
       } catch {
@@ -396,7 +398,6 @@ class FastConnection {
     }
     this.skip += ex.bodyLeft;
     if (this.done) return;
-    this.socket.setTimeout(this.front.opts.keepAliveTimeoutMs);
     if (this.socket.isPaused()) this.socket.resume();
     this.next();
   }
