@@ -182,8 +182,8 @@ let zeros: Buffer | undefined;
 /**
  * A flush's fdatasync runs on the event loop itself while the disk answers within this long, and moves
  * to the thread pool after one that took longer (back again once a pooled one is fast). On the pixel
- * bench the inline sync served ~29 % more requests per core than the pooled one: handing each flush to a
- * pool thread on the same busy core cost a futex wake, two context switches and the loop's wake-up, and
+ * bench it cut the collector's CPU per request from 34.4 to 28.9 µs (BENCHMARKS.md): handing each flush to
+ * a pool thread on the same busy core cost a futex wake, two context switches and the loop's wake-up, and
  * the pool thread waited for the core while the loop went idle waiting for it. What the loop gives up is
  * progress during the sync itself (~0.1–0.5 ms here), and at most one slow sync in a row when the disk
  * turns slow.
