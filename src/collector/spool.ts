@@ -77,6 +77,8 @@ export interface SpoolStats {
   forwarded: number;
   publishErrors: number;
   fsyncs: number;
+  /** fsyncs moved to the thread pool because the disk had just been slow (> 10 ms) */
+  pooledFsyncs: number;
 }
 
 export interface DrainResult {
@@ -302,6 +304,7 @@ export class Spool implements CollectorSpool {
       lastError: this.lastError ?? ls.lastError?.message,
       ...this.counters,
       fsyncs: ls.fsyncs,
+      pooledFsyncs: ls.pooledFsyncs,
     };
   }
 

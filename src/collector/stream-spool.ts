@@ -141,6 +141,7 @@ export class StreamSpool implements CollectorSpool {
       forwarded: this.counters.appended,
       publishErrors: 0,
       fsyncs: ls.fsyncs,
+      pooledFsyncs: ls.pooledFsyncs,
     };
   }
 

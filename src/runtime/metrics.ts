@@ -14,6 +14,8 @@ export interface Metrics {
   spoolRecords: Gauge;
   spoolOldestAge: Gauge;
   spoolRejected: Counter;
+  spoolFsyncs: Counter;
+  spoolSlowDiskFsyncs: Counter;
   streamLag: Gauge<'stream' | 'group'>;
   batchSize: Histogram<'stage'>;
   batchSeconds: Histogram<'stage'>;
@@ -67,6 +69,16 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     spoolRejected: new Counter({
       name: 'furrow_spool_rejected_total',
       help: 'Requests answered 503 because the spool could not persist them (full or disk error)',
+      registers,
+    }),
+    spoolFsyncs: new Counter({
+      name: 'furrow_spool_fsyncs_total',
+      help: 'fdatasyncs of the collector spool (one per group commit)',
+      registers,
+    }),
+    spoolSlowDiskFsyncs: new Counter({
+      name: 'furrow_spool_fsyncs_pooled_total',
+      help: 'Spool fdatasyncs run in the thread pool because the one before took over 10 ms (a slow disk)',
       registers,
     }),
     streamLag: new Gauge({

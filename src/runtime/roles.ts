@@ -112,8 +112,15 @@ export async function startCollectorRole(
   opts: { collector?: CollectorConfig; sink?: CollectorSink } = {},
 ): Promise<CollectorRole> {
   const spool = await openCollectorSpool(cfg, streams.raw, log);
+  let fsyncsSeen = 0;
+  let pooledSeen = 0;
   const gauges = setInterval(() => {
     const s = spool.stats();
+    // counters sampled from the spool's own totals
+    if (s.fsyncs > fsyncsSeen) metrics.spoolFsyncs.inc(s.fsyncs - fsyncsSeen);
+    if (s.pooledFsyncs > pooledSeen) metrics.spoolSlowDiskFsyncs.inc(s.pooledFsyncs - pooledSeen);
+    fsyncsSeen = s.fsyncs;
+    pooledSeen = s.pooledFsyncs;
     metrics.spoolBytes.set(s.bytes);
     metrics.spoolSegments.set(s.segments);
     metrics.spoolRecords.set(s.records);

@@ -160,6 +160,7 @@ test('fdatasync runs on the event loop while the disk is fast, in the thread poo
   await log.append([enc('f')]);
   assert.deepEqual(kinds, ['inline', 'inline', 'pool', 'inline'], 'one pooled sync after the slow one');
   assert.equal(log.stats().fsyncs, 4);
+  assert.equal(log.stats().pooledFsyncs, 1);
   assert.deepEqual(texts(await log.read(0, 10)), ['a', 'b', 'c', 'd', 'e', 'f']);
   await log.close();
 });

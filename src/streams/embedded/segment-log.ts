@@ -117,6 +117,8 @@ export interface SegmentLogStats {
   appends: number;
   flushes: number;
   fsyncs: number;
+  /** fsyncs done in the thread pool because an earlier one was slow (see INLINE_SYNC_MAX_MS) */
+  pooledFsyncs: number;
   errors: number;
   lastError?: { message: string; code?: string; at: number };
   open: OpenReport;
@@ -291,7 +293,7 @@ export class SegmentLog {
   private needsRecovery = false;
   private closed = false;
   private waiters = new Set<Waiter>();
-  private counters = { appends: 0, flushes: 0, fsyncs: 0, errors: 0 };
+  private counters = { appends: 0, flushes: 0, fsyncs: 0, pooledFsyncs: 0, errors: 0 };
   private lastError?: { message: string; code?: string; at: number };
   private report: OpenReport = { truncatedBytes: 0, discardedFrames: 0 };
 
@@ -633,7 +635,10 @@ export class SegmentLog {
     if (this.fsync) {
       const t0 = performance.now();
       if (this.inlineSync && fh.datasyncSync) fh.datasyncSync();
-      else await fh.datasync();
+      else {
+        if (fh.datasyncSync) this.counters.pooledFsyncs++;
+        await fh.datasync();
+      }
       const ms = performance.now() - t0;
       this.inlineSync = ms < INLINE_SYNC_MAX_MS;
       this.counters.fsyncs++;
