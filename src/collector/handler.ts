@@ -68,6 +68,8 @@ export interface CollectorExchange {
   readonly remoteAddress: string | undefined;
   /** true when the request line and headers arrived as ASCII bytes (the fast reader checks; node:http's adapter does not) */
   readonly asciiHead?: boolean;
+  /** the header names of `rawHeaders` in lower case, in order, when the reader has them already */
+  readonly lowerNames?: readonly string[];
   /** a request header by lower-case name, with duplicates joined as node:http joins them */
   header(name: string): string | undefined;
   /** the whole body; rejects with BodyTooLarge past `limit` bytes, with an Error after `timeoutMs` */
@@ -299,6 +301,7 @@ export function createCollectorHandler(opts: CollectorHandlerOptions): Collector
           path,
           querystring: qs,
           rawHeaders: ex.rawHeaders,
+          lowerNames: ex.lowerNames,
           body,
           bodyUtf8,
           ipAddress: ip,

@@ -11,6 +11,8 @@ export interface RequestParts {
   querystring: string;
   /** Node's `rawHeaders`: name, value, name, value… with the original casing */
   rawHeaders: readonly string[];
+  /** `rawHeaders`' names in lower case, in order, if the caller has them (else they are computed) */
+  lowerNames?: readonly string[];
   body?: string;
   /**
    * The body as received, when it is valid UTF-8 (instead of `body`): the payload's `body` is then
@@ -55,10 +57,10 @@ export function buildCollectorPayload(req: RequestParts, opts: BuildOptions): Co
   let userAgent: string | undefined;
   let referer: string | undefined;
   let host: string | undefined;
-  const lower: string[] = new Array(raw.length >> 1);
+  // the fast HTTP reader lower-cases names while parsing: not again here
+  const lower: readonly string[] = req.lowerNames ?? lowerNamesOf(raw);
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    lower[i >> 1] = name;
+    const name = lower[i >> 1];
     switch (name) {
       case 'sp-anonymous':
         anonymous = true;
@@ -140,6 +142,12 @@ export function buildCollectorPayload(req: RequestParts, opts: BuildOptions): Co
   const nuid = anonymous ? ANONYMOUS_NUID : req.networkUserId;
   if (nuid !== undefined) p.networkUserId = nuid;
   return p;
+}
+
+function lowerNamesOf(raw: readonly string[]): string[] {
+  const out: string[] = new Array(raw.length >> 1);
+  for (let i = 0; i < raw.length; i += 2) out[i >> 1] = raw[i].toLowerCase();
+  return out;
 }
 
 let lastContentType: string | undefined;

@@ -94,7 +94,7 @@ class FastExchange implements CollectorExchange {
     readonly method: string,
     readonly url: string,
     readonly rawHeaders: string[],
-    private readonly lowerNames: string[],
+    readonly lowerNames: string[],
     readonly bodyLength: number,
     readonly closeAfter: boolean,
     readonly asciiHead: boolean,
