@@ -70,6 +70,8 @@ interface Scenario {
   target?: number;
   /** the p99 < 20 ms at half rate target applies */
   latencyTarget?: boolean;
+  /** a latency-only reference run at another scenario's half rate */
+  rateOf?: string;
 }
 
 const work = mkdtempSync(join(values['data-root'], 'furrow-bench-collector-'));
@@ -250,11 +252,12 @@ if (postScenario !== undefined)
     start: () => startBaseline({ core: SERVER_CORE }),
     target: undefined,
     latencyTarget: false,
+    rateOf: postScenario.name,
   });
 const halfRate = (name: string) => summarize((max.get(name) ?? []).map((r) => r.rps)).median / 2;
 for (let rep = 1; rep <= REPS; rep++) {
   for (const s of [...SCENARIOS, ...latencyOnly]) {
-    const rate = halfRate(s.name === 'baseline-post' ? 'post-fsync' : s.name);
+    const rate = halfRate(s.rateOf ?? s.name);
     if (!Number.isFinite(rate) || rate <= 0) continue;
     const r = await latencyRun(s, rate);
     latency.set(s.name, [...(latency.get(s.name) ?? []), r]);

@@ -8,19 +8,13 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { launcherNodeFlags } from '../bench/lib/servers.js';
 
 const REPO = process.cwd();
 const LAUNCHER = join(REPO, 'bin', 'furrow.js');
 
-function shebangFlags(): string[] {
-  const first = readFileSync(LAUNCHER, 'utf8').split('\n', 1)[0];
-  const m = /^#!\/usr\/bin\/env -S node((?: \S+)*)$/.exec(first);
-  assert.ok(m, `a node shebang with flags: ${first}`);
-  return m[1].split(' ').filter((f) => f !== '');
-}
-
 test('the image starts node with the launcher’s flags', () => {
-  const flags = shebangFlags();
+  const flags = launcherNodeFlags();
   assert.ok(flags.includes('--single-threaded-gc'));
   const entry = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
   assert.ok(entry, 'Dockerfile has an exec-form ENTRYPOINT');
@@ -54,7 +48,7 @@ test('run as a program, the launcher hands its flags to node', {
       child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
     });
     const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
-    for (const flag of shebangFlags()) assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`);
+    for (const flag of launcherNodeFlags()) assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`);
   } finally {
     child.kill('SIGTERM');
   }

@@ -59,7 +59,8 @@ export function startBaseline(opts: { core?: number } = {}): Promise<Server> {
 
 /**
  * The node flags on the first line of `bin/furrow.js` (`#!/usr/bin/env -S node <flags>`), the launcher
- * users run: the bench starts the CLI with the same flags, so it measures what they get.
+ * users run: the bench starts the CLI with the same flags, so it measures what they get (test/launcher.test.ts
+ * checks the image passes them too).
  */
 export function launcherNodeFlags(): string[] {
   const first = readFileSync(join(LIB_DIR, '..', '..', '..', 'bin', 'furrow.js'), 'utf8').split('\n', 1)[0];

@@ -536,7 +536,7 @@ export class SegmentLog {
       // this loop turn read what the sockets hold first, so one flush carries everything that is ready
       // (no timer, one turn at most). With `os` durability that spared a write per request.
       const fh = this.activeFh;
-      if (fh?.writevSync && (!this.fsync || (this.inlineSync && fh.datasyncSync))) await nextTurn();
+      if (fh?.writevSync && (!this.fsync || this.syncsInline(fh))) await nextTurn();
       await this.mutex.run(() => {
         const batch = this.queue;
         this.queue = [];
@@ -634,7 +634,7 @@ export class SegmentLog {
     }
     if (this.fsync) {
       const t0 = performance.now();
-      if (this.inlineSync && fh.datasyncSync) fh.datasyncSync();
+      if (this.syncsInline(fh)) fh.datasyncSync!();
       else {
         if (fh.datasyncSync) this.counters.pooledFsyncs++;
         await fh.datasync();
@@ -662,6 +662,11 @@ export class SegmentLog {
     this.diskBytes += bytes;
     this.next = firstSeq + ts.length;
     this.remember(firstSeq, ts, bufs);
+  }
+
+  /** whether the next fdatasync runs on this thread (see INLINE_SYNC_MAX_MS) */
+  private syncsInline(fh: LogFileHandle): boolean {
+    return this.inlineSync && fh.datasyncSync !== undefined;
   }
 
   private dropTail(n: number): void {
