@@ -138,7 +138,7 @@ export function buildCollectorPayload(req: RequestParts, opts: BuildOptions): Co
   if (req.bodyUtf8 === undefined && req.body !== undefined) p.body = req.body;
   const hasBody = req.body !== undefined || req.bodyUtf8 !== undefined;
   if (contentType !== undefined && hasBody) p.contentType = normaliseContentType(contentType);
-  if (host !== undefined) p.hostname = host.replace(/:\d+$/, '');
+  if (host !== undefined) p.hostname = hostnameOf(host);
   const nuid = anonymous ? ANONYMOUS_NUID : req.networkUserId;
   if (nuid !== undefined) p.networkUserId = nuid;
   return p;
@@ -148,6 +148,18 @@ function lowerNamesOf(raw: readonly string[]): string[] {
   const out: string[] = new Array(raw.length >> 1);
   for (let i = 0; i < raw.length; i += 2) out[i >> 1] = raw[i].toLowerCase();
   return out;
+}
+
+let lastHost: string | undefined;
+let lastHostname = '';
+
+/** The Host header without its port; a collector sees one or a few hosts, so the last is remembered. */
+function hostnameOf(host: string): string {
+  if (host !== lastHost) {
+    lastHost = host;
+    lastHostname = host.replace(/:\d+$/, '');
+  }
+  return lastHostname;
 }
 
 let lastContentType: string | undefined;

@@ -361,7 +361,10 @@ test('a body given as its UTF-8 bytes encodes exactly as the string', () => {
 test('ascii mode writes the same bytes as the general encoder for every ASCII payload', () => {
   const unit = fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c));
   // short strings are copied by a loop, longer ones by Buffer#write: both sides of the 32-character cut
-  const ascii = fc.oneof(fc.string({ unit, maxLength: 40 }), fc.string({ unit, minLength: 25, maxLength: 300 }));
+  const ascii = fc.oneof(
+    fc.string({ unit, maxLength: 40 }),
+    fc.string({ unit, minLength: 25, maxLength: 300 }),
+  );
   fc.assert(
     fc.property(
       fc.record({

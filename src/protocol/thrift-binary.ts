@@ -4,6 +4,7 @@
  * is a plain offset cursor over a DataView that checks every length against the bytes left before touching them
  * and bounds nesting depth — a bogus prefix can neither allocate gigabytes nor overflow the stack.
  */
+import { writeLatin1 } from './latin1.js';
 
 export const TType = {
   STOP: 0,
@@ -239,13 +240,13 @@ export class ThriftReader {
   }
 }
 
+/** up to this many characters `writeAsciiString` copies in JS rather than through `Buffer#write` */
+const SHORT_ASCII = 32;
+
 /**
  * Writes into a buffer sized up front by the caller (strings measured with `Buffer.byteLength`), so encoding one
  * record is a single allocation.
  */
-/** up to this many characters `writeAsciiString` copies in JS rather than through `Buffer#write` */
-const SHORT_ASCII = 32;
-
 export class ThriftWriter {
   readonly buf: Buffer;
   pos = 0;
@@ -304,7 +305,7 @@ export class ThriftWriter {
       for (let i = 0; i < n; i++) b[at + 4 + i] = s.charCodeAt(i);
     } else {
       b.writeInt32BE(n, at);
-      b.write(s, at + 4, n, 'latin1');
+      writeLatin1(b, s, at + 4);
     }
     this.pos = at + 4 + n;
   }

@@ -21,6 +21,7 @@ import { isAscii } from 'node:buffer';
 import { type OutgoingHttpHeaders, type Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { BodyTooLarge, type CollectorExchange } from '../collector/handler.js';
+import { readLatin1, writeLatin1 } from '../protocol/latin1.js';
 
 /** node:http's default `maxHeaderSize` */
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -270,7 +271,7 @@ class FastConnection {
         return;
       }
       const head = buf.subarray(0, end);
-      const ex = this.parse(head.toString('latin1'), isAscii(head));
+      const ex = this.parse(readLatin1(head, 0, head.length), isAscii(head));
       if (ex === undefined) {
         this.handOff();
         return;
@@ -379,7 +380,7 @@ class FastConnection {
     if (!this.done) {
       const headBytes = head.length;
       const out = Buffer.allocUnsafe(headBytes + bodyBytes);
-      out.write(head, 0, 'latin1');
+      writeLatin1(out, head, 0);
       if (typeof body === 'string') out.write(body, headBytes, 'utf8');
       else if (body !== undefined) out.set(body, headBytes);
       if (close) {
