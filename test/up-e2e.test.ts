@@ -101,6 +101,9 @@ test('furrow up: node tracker events reach /micro/good and DuckDB with the expec
         if (fsyncs === 0) await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(fsyncs > 0, 'furrow_spool_fsyncs_total counts the group commits');
+      // observed as they happen, not sampled: every request above waited for at least one
+      const syncs = Number(/furrow_spool_fsync_seconds_count (\d+)/.exec(metrics)?.[1] ?? 0);
+      assert.ok(syncs > 0, 'furrow_spool_fsync_seconds observes each fdatasync');
     } finally {
       assert.equal(await stopFurrow(furrow.child), 0, 'SIGTERM drains and exits 0');
     }

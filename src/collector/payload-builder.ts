@@ -50,6 +50,73 @@ export function normaliseCookie(value: string): string | null {
   return parts.length === 0 ? null : parts.join(';');
 }
 
+/**
+ * A payload whose body stays the bytes received until something reads it as text (Micro, splitting an
+ * oversized POST); the collector itself copies the bytes into the record. `body` is an accessor on the
+ * prototype so that every such payload shares one fast shape: an object literal with its own getter is
+ * created in dictionary mode (every field read a hash lookup, ~1.3 KB more per request), and
+ * `Object.defineProperty` cost ~1.1 µs a request. Spreads copy own fields only, so code that spreads a
+ * payload sets `body` itself (size.ts does); `toJSON` puts it back for JSON.
+ */
+class Utf8BodyPayload implements CollectorPayload {
+  // the fields in the order of the plain payload below (JSON, key order of spreads)
+  schema: string;
+  ipAddress: string;
+  timestamp: number;
+  encoding: string;
+  collector: string;
+  path: string;
+  querystring: string;
+  headers: string[];
+  // set only when present, as on the plain payload (`declare`: no own property until assigned)
+  declare userAgent?: string;
+  declare refererUri?: string;
+  declare contentType?: string;
+  declare hostname?: string;
+  declare networkUserId?: string;
+  // the bytes may be a view on a whole socket read: let them go once decoded
+  #bytes: Uint8Array | undefined;
+  #text = '';
+
+  constructor(
+    ipAddress: string,
+    timestamp: number,
+    collector: string,
+    path: string,
+    querystring: string,
+    headers: string[],
+    bytes: Uint8Array,
+  ) {
+    this.schema = COLLECTOR_PAYLOAD_SCHEMA;
+    this.ipAddress = ipAddress;
+    this.timestamp = timestamp;
+    this.encoding = 'UTF-8';
+    this.collector = collector;
+    this.path = path;
+    this.querystring = querystring;
+    this.headers = headers;
+    this.#bytes = bytes;
+  }
+
+  get body(): string {
+    const b = this.#bytes;
+    if (b !== undefined) {
+      this.#text = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+      this.#bytes = undefined;
+    }
+    return this.#text;
+  }
+
+  set body(v: string) {
+    this.#bytes = undefined;
+    this.#text = v;
+  }
+
+  toJSON(): CollectorPayload {
+    return { ...this, body: this.body };
+  }
+}
+
 export function buildCollectorPayload(req: RequestParts, opts: BuildOptions): CollectorPayload {
   const raw = req.rawHeaders;
   let anonymous = false;
@@ -92,47 +159,27 @@ export function buildCollectorPayload(req: RequestParts, opts: BuildOptions): Co
   if (contentType !== undefined) headers.push(contentType);
 
   const ipAddress = anonymous || !req.ipAddress ? 'unknown' : stripIpv4Mapped(req.ipAddress);
-  let p: CollectorPayload;
-  if (req.bodyUtf8 !== undefined) {
-    // The text is decoded only if something reads it. The accessor is part of the literal, so the object
-    // keeps a fast shape: adding it with Object.defineProperty cost ~1.1 µs a request and left a
-    // dictionary-mode object behind.
-    let bytes: Uint8Array | undefined = req.bodyUtf8;
-    let text = '';
-    p = {
-      schema: COLLECTOR_PAYLOAD_SCHEMA,
-      ipAddress,
-      timestamp: opts.timestamp,
-      encoding: 'UTF-8',
-      collector: opts.collector,
-      path: req.path,
-      querystring: req.querystring,
-      headers,
-      get body(): string {
-        // the bytes may be a view on a whole socket read: let them go once decoded
-        if (bytes !== undefined) {
-          text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-          bytes = undefined;
-        }
-        return text;
-      },
-      set body(v: string) {
-        bytes = undefined;
-        text = v;
-      },
-    };
-  } else {
-    p = {
-      schema: COLLECTOR_PAYLOAD_SCHEMA,
-      ipAddress,
-      timestamp: opts.timestamp,
-      encoding: 'UTF-8',
-      collector: opts.collector,
-      path: req.path,
-      querystring: req.querystring,
-      headers,
-    };
-  }
+  const p: CollectorPayload =
+    req.bodyUtf8 !== undefined
+      ? new Utf8BodyPayload(
+          ipAddress,
+          opts.timestamp,
+          opts.collector,
+          req.path,
+          req.querystring,
+          headers,
+          req.bodyUtf8,
+        )
+      : {
+          schema: COLLECTOR_PAYLOAD_SCHEMA,
+          ipAddress,
+          timestamp: opts.timestamp,
+          encoding: 'UTF-8',
+          collector: opts.collector,
+          path: req.path,
+          querystring: req.querystring,
+          headers,
+        };
   if (userAgent !== undefined) p.userAgent = userAgent;
   if (referer !== undefined) p.refererUri = referer;
   if (req.bodyUtf8 === undefined && req.body !== undefined) p.body = req.body;

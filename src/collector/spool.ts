@@ -103,6 +103,8 @@ export interface CollectorSpool {
    * spool can take buffers from it without a copy.
    */
   readonly alloc?: (size: number) => Buffer;
+  /** Call `fn` with each fdatasync's duration in seconds (the last call wins). */
+  observeFsyncs(fn: (seconds: number) => void): void;
   stats(): SpoolStats;
   drain(deadlineMs: number): Promise<DrainResult>;
   close(): Promise<void>;
@@ -276,6 +278,10 @@ export class Spool implements CollectorSpool {
     this.accepting = false;
     await Promise.allSettled([...this.pending]);
     await this.shutdown();
+  }
+
+  observeFsyncs(fn: (seconds: number) => void): void {
+    this.log.onFsync = fn;
   }
 
   stats(): SpoolStats {

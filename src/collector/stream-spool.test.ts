@@ -139,3 +139,18 @@ test('the collector role on the embedded engine writes into the raw stream and m
   assert.equal(log.nextSeq, 3, 'each record stored once');
   await log.close();
 });
+
+test('observeFsyncs reports each group commit of the stream log with its duration', async () => {
+  const dir = await tmp();
+  const engine = new EmbeddedStreamEngine({ dir });
+  const raw = await engine.stream('raw');
+  const spool = new StreamSpool(raw.log);
+  const seen: number[] = [];
+  spool.observeFsyncs((s) => seen.push(s));
+  await spool.append(enc('a'));
+  await Promise.all([spool.append(enc('b')), spool.append(enc('c'))]);
+  assert.equal(seen.length, spool.stats().fsyncs, 'one observation per fdatasync');
+  assert.ok(seen.length >= 1 && seen.length <= 3);
+  assert.ok(seen.every((s) => s >= 0 && s < 60), `durations in seconds: ${seen}`);
+  await engine.close();
+});

@@ -123,6 +123,10 @@ export class StreamSpool implements CollectorSpool {
     );
   }
 
+  observeFsyncs(fn: (seconds: number) => void): void {
+    this.log.onFsync = fn;
+  }
+
   stats(): SpoolStats {
     const ls = this.log.stats();
     const used = ls.bytes + ls.queuedBytes;

@@ -16,6 +16,7 @@ export interface Metrics {
   spoolRejected: Counter;
   spoolFsyncs: Counter;
   spoolSlowDiskFsyncs: Counter;
+  spoolFsyncSeconds: Histogram;
   streamLag: Gauge<'stream' | 'group'>;
   batchSize: Histogram<'stage'>;
   batchSeconds: Histogram<'stage'>;
@@ -79,6 +80,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     spoolSlowDiskFsyncs: new Counter({
       name: 'furrow_spool_fsyncs_pooled_total',
       help: 'Spool fdatasyncs run in the thread pool because the one before took over 10 ms (a slow disk)',
+      registers,
+    }),
+    spoolFsyncSeconds: new Histogram({
+      name: 'furrow_spool_fsync_seconds',
+      help: 'Duration of each collector spool fdatasync (one per group commit); a 200 waits for one',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
     streamLag: new Gauge({

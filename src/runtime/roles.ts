@@ -112,6 +112,7 @@ export async function startCollectorRole(
   opts: { collector?: CollectorConfig; sink?: CollectorSink } = {},
 ): Promise<CollectorRole> {
   const spool = await openCollectorSpool(cfg, streams.raw, log);
+  spool.observeFsyncs((seconds) => metrics.spoolFsyncSeconds.observe(seconds));
   let fsyncsSeen = 0;
   let pooledSeen = 0;
   const gauges = setInterval(() => {

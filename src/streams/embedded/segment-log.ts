@@ -277,7 +277,8 @@ export class SegmentLog {
   private readonly segmentBytes: number;
   private readonly fsync: boolean;
   private readonly maxBytes: number;
-  private readonly onFsync?: (seconds: number) => void;
+  /** each fdatasync's duration; settable after open (the collector's metrics hook into the raw stream's log) */
+  onFsync?: (seconds: number) => void;
   private readonly mutex = new Mutex();
   private segments: Segment[] = [];
   private activeFh?: LogFileHandle;
