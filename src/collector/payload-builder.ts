@@ -112,8 +112,12 @@ class Utf8BodyPayload implements CollectorPayload {
     this.#text = v;
   }
 
+  /** The JSON of the plain payload with the same fields, key for key (size-violation dumps). */
   toJSON(): CollectorPayload {
-    return { ...this, body: this.body };
+    const { userAgent, refererUri, contentType, hostname, networkUserId } = this;
+    const { schema, ipAddress, timestamp, encoding, collector, path, querystring, headers } = this;
+    const plain = { schema, ipAddress, timestamp, encoding, collector, path, querystring, headers };
+    return { ...plain, userAgent, refererUri, body: this.body, contentType, hostname, networkUserId };
   }
 }
 

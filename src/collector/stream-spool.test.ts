@@ -151,6 +151,9 @@ test('observeFsyncs reports each group commit of the stream log with its duratio
   await Promise.all([spool.append(enc('b')), spool.append(enc('c'))]);
   assert.equal(seen.length, spool.stats().fsyncs, 'one observation per fdatasync');
   assert.ok(seen.length >= 1 && seen.length <= 3);
-  assert.ok(seen.every((s) => s >= 0 && s < 60), `durations in seconds: ${seen}`);
+  assert.ok(
+    seen.every((s) => s >= 0 && s < 60),
+    `durations in seconds: ${seen}`,
+  );
   await engine.close();
 });
