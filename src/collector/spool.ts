@@ -24,6 +24,7 @@ import {
   LogFullError,
   type LogRecord,
   SegmentLog,
+  type FsyncObserver,
   type SegmentLogOptions,
 } from '../streams/embedded/segment-log.js';
 import type { Stream } from '../streams/types.js';
@@ -77,8 +78,6 @@ export interface SpoolStats {
   forwarded: number;
   publishErrors: number;
   fsyncs: number;
-  /** fsyncs moved to the thread pool because the disk had just been slow (> 10 ms) */
-  pooledFsyncs: number;
 }
 
 export interface DrainResult {
@@ -103,8 +102,8 @@ export interface CollectorSpool {
    * spool can take buffers from it without a copy.
    */
   readonly alloc?: (size: number) => Buffer;
-  /** Call `fn` with each fdatasync's duration in seconds (the last call wins). */
-  observeFsyncs(fn: (seconds: number) => void): void;
+  /** Call `fn` after each fdatasync (the last call wins): the metrics' source for group commits. */
+  observeFsyncs(fn: FsyncObserver): void;
   stats(): SpoolStats;
   drain(deadlineMs: number): Promise<DrainResult>;
   close(): Promise<void>;
@@ -280,7 +279,7 @@ export class Spool implements CollectorSpool {
     await this.shutdown();
   }
 
-  observeFsyncs(fn: (seconds: number) => void): void {
+  observeFsyncs(fn: FsyncObserver): void {
     this.log.onFsync = fn;
   }
 
@@ -310,7 +309,6 @@ export class Spool implements CollectorSpool {
       lastError: this.lastError ?? ls.lastError?.message,
       ...this.counters,
       fsyncs: ls.fsyncs,
-      pooledFsyncs: ls.pooledFsyncs,
     };
   }
 

@@ -146,10 +146,15 @@ test('observeFsyncs reports each group commit of the stream log with its duratio
   const raw = await engine.stream('raw');
   const spool = new StreamSpool(raw.log);
   const seen: number[] = [];
-  spool.observeFsyncs((s) => seen.push(s));
+  let pooled = 0;
+  spool.observeFsyncs((s, p) => {
+    seen.push(s);
+    if (p) pooled++;
+  });
   await spool.append(enc('a'));
   await Promise.all([spool.append(enc('b')), spool.append(enc('c'))]);
   assert.equal(seen.length, spool.stats().fsyncs, 'one observation per fdatasync');
+  assert.equal(pooled, raw.log.stats().pooledFsyncs, 'flagged pooled exactly when the log counts one');
   assert.ok(seen.length >= 1 && seen.length <= 3);
   assert.ok(
     seen.every((s) => s >= 0 && s < 60),

@@ -19,7 +19,7 @@
  */
 import { encodeRecordWith } from '../streams/embedded/engine.js';
 import { FRAME_HEADER_BYTES } from '../streams/embedded/frame.js';
-import { LogFullError, type SegmentLog } from '../streams/embedded/segment-log.js';
+import { type FsyncObserver, LogFullError, type SegmentLog } from '../streams/embedded/segment-log.js';
 import { Slab } from './slab.js';
 import {
   type CollectorSpool,
@@ -123,7 +123,7 @@ export class StreamSpool implements CollectorSpool {
     );
   }
 
-  observeFsyncs(fn: (seconds: number) => void): void {
+  observeFsyncs(fn: FsyncObserver): void {
     this.log.onFsync = fn;
   }
 
@@ -145,7 +145,6 @@ export class StreamSpool implements CollectorSpool {
       forwarded: this.counters.appended,
       publishErrors: 0,
       fsyncs: ls.fsyncs,
-      pooledFsyncs: ls.pooledFsyncs,
     };
   }
 

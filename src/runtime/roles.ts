@@ -112,16 +112,13 @@ export async function startCollectorRole(
   opts: { collector?: CollectorConfig; sink?: CollectorSink } = {},
 ): Promise<CollectorRole> {
   const spool = await openCollectorSpool(cfg, streams.raw, log);
-  spool.observeFsyncs((seconds) => metrics.spoolFsyncSeconds.observe(seconds));
-  let fsyncsSeen = 0;
-  let pooledSeen = 0;
+  spool.observeFsyncs((seconds, pooled) => {
+    metrics.spoolFsyncs.inc();
+    if (pooled) metrics.spoolSlowDiskFsyncs.inc();
+    metrics.spoolFsyncSeconds.observe(seconds);
+  });
   const gauges = setInterval(() => {
     const s = spool.stats();
-    // counters sampled from the spool's own totals
-    if (s.fsyncs > fsyncsSeen) metrics.spoolFsyncs.inc(s.fsyncs - fsyncsSeen);
-    if (s.pooledFsyncs > pooledSeen) metrics.spoolSlowDiskFsyncs.inc(s.pooledFsyncs - pooledSeen);
-    fsyncsSeen = s.fsyncs;
-    pooledSeen = s.pooledFsyncs;
     metrics.spoolBytes.set(s.bytes);
     metrics.spoolSegments.set(s.segments);
     metrics.spoolRecords.set(s.records);

@@ -149,8 +149,10 @@ test('fdatasync runs on the event loop while the disk is fast, in the thread poo
       });
     },
   };
-  const log = await SegmentLog.open(dir, { fs: observed });
+  const flagged: boolean[] = [];
+  const log = await SegmentLog.open(dir, { fs: observed, onFsync: (_s, pooled) => flagged.push(pooled) });
   kinds.length = 0;
+  flagged.length = 0;
   // appends made in one turn of the loop share one inline flush
   await Promise.all([log.append([enc('a')]), log.append([enc('b')]), log.append([enc('c')])]);
   assert.deepEqual(kinds, ['inline']);
@@ -161,6 +163,7 @@ test('fdatasync runs on the event loop while the disk is fast, in the thread poo
   assert.deepEqual(kinds, ['inline', 'inline', 'pool', 'inline'], 'one pooled sync after the slow one');
   assert.equal(log.stats().fsyncs, 4);
   assert.equal(log.stats().pooledFsyncs, 1);
+  assert.deepEqual(flagged, [false, false, true, false], 'the observer is told which sync was pooled');
   assert.deepEqual(texts(await log.read(0, 10)), ['a', 'b', 'c', 'd', 'e', 'f']);
   await log.close();
 });

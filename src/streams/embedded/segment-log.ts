@@ -65,6 +65,9 @@ export const nodeLogFs: LogFs = {
   unlink: (path) => fsp.unlink(path),
 };
 
+/** Called after each fdatasync with its duration and whether a slow disk had moved it to the thread pool. */
+export type FsyncObserver = (seconds: number, pooled: boolean) => void;
+
 export interface SegmentLogOptions {
   /** Roll to a new segment file once the current one would exceed this. Default 64 MiB. */
   segmentBytes?: number;
@@ -72,8 +75,8 @@ export interface SegmentLogOptions {
   durability?: 'fsync' | 'os';
   /** Hard cap on bytes on disk (plus queued); `append` rejects with `LogFullError` beyond it. */
   maxBytes?: number;
-  /** Observe each fdatasync's duration (for a histogram metric). */
-  onFsync?: (seconds: number) => void;
+  /** Observe each fdatasync: its duration, and whether it ran in the thread pool (see INLINE_SYNC_MAX_MS). */
+  onFsync?: FsyncObserver;
   /** Injected file system (tests); defaults to node:fs/promises. */
   fs?: LogFs;
 }
@@ -277,8 +280,8 @@ export class SegmentLog {
   private readonly segmentBytes: number;
   private readonly fsync: boolean;
   private readonly maxBytes: number;
-  /** each fdatasync's duration; settable after open (the collector's metrics hook into the raw stream's log) */
-  onFsync?: (seconds: number) => void;
+  /** settable after open too: the collector's metrics hook into the raw stream's log */
+  onFsync?: FsyncObserver;
   private readonly mutex = new Mutex();
   private segments: Segment[] = [];
   private activeFh?: LogFileHandle;
@@ -635,15 +638,15 @@ export class SegmentLog {
     }
     if (this.fsync) {
       const t0 = performance.now();
+      // moved off the loop by a slow disk (a handle without a synchronous sync always uses the pool)
+      const pooled = !this.syncsInline(fh) && fh.datasyncSync !== undefined;
       if (this.syncsInline(fh)) fh.datasyncSync!();
-      else {
-        if (fh.datasyncSync) this.counters.pooledFsyncs++;
-        await fh.datasync();
-      }
+      else await fh.datasync();
       const ms = performance.now() - t0;
       this.inlineSync = ms < INLINE_SYNC_MAX_MS;
       this.counters.fsyncs++;
-      this.onFsync?.(ms / 1000);
+      if (pooled) this.counters.pooledFsyncs++;
+      this.onFsync?.(ms / 1000, pooled);
     }
     // visible only now: a reader must never see a record that a crash could still take back
     let framePos = seg.size;
