@@ -201,38 +201,34 @@ function lowerNamesOf(raw: readonly string[]): string[] {
   return out;
 }
 
-let lastHost: string | undefined;
-let lastHostname = '';
-
-/** The Host header without its port; a collector sees one or a few hosts, so the last is remembered. */
-function hostnameOf(host: string): string {
-  if (host !== lastHost) {
-    lastHost = host;
-    lastHostname = host.replace(/:\d+$/, '');
-  }
-  return lastHostname;
+/**
+ * `fn` remembering its last argument and result: a collector sees the same Host and Content-Type values
+ * request after request (one or a few of each), so the string work is done once per change.
+ */
+function rememberLast(fn: (s: string) => string): (s: string) => string {
+  let lastIn: string | undefined;
+  let lastOut = '';
+  return (s) => {
+    if (s !== lastIn) {
+      lastOut = fn(s);
+      lastIn = s;
+    }
+    return lastOut;
+  };
 }
 
-let lastContentType: string | undefined;
-let lastNormalised = '';
+/** The Host header without its port. */
+const hostnameOf = rememberLast((host) => host.replace(/:\d+$/, ''));
 
 /** Lower case, and exactly one space before `charset`, as enrich compares content types exactly. */
-export function normaliseContentType(ct: string): string {
-  // trackers send one or two distinct values: remember the last
-  if (ct === lastContentType) return lastNormalised;
-  lastContentType = ct;
-  lastNormalised = normaliseContentTypeNow(ct);
-  return lastNormalised;
-}
-
-function normaliseContentTypeNow(ct: string): string {
-  return ct
+export const normaliseContentType = rememberLast((ct) =>
+  ct
     .toLowerCase()
     .split(';')
     .map((s) => s.trim())
     .filter((s) => s !== '')
-    .join('; ');
-}
+    .join('; '),
+);
 
 function stripIpv4Mapped(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;

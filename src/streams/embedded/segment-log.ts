@@ -638,9 +638,10 @@ export class SegmentLog {
     }
     if (this.fsync) {
       const t0 = performance.now();
+      const inline = this.syncsInline(fh);
       // moved off the loop by a slow disk (a handle without a synchronous sync always uses the pool)
-      const pooled = !this.syncsInline(fh) && fh.datasyncSync !== undefined;
-      if (this.syncsInline(fh)) fh.datasyncSync!();
+      const pooled = !inline && fh.datasyncSync !== undefined;
+      if (inline) fh.datasyncSync!();
       else await fh.datasync();
       const ms = performance.now() - t0;
       this.inlineSync = ms < INLINE_SYNC_MAX_MS;
